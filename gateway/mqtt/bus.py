@@ -1,0 +1,411 @@
+"""The MQTT bus: one broker connection for the whole gateway, on aiomqtt.
+
+- Connects, publishes `online` (retained, QoS 1) on every connect, with `offline` as the
+  Will; publishes `offline` on a clean shutdown.
+- Reconnects forever with capped exponential backoff and full jitter, re-subscribes, and
+  logs each state change once (a broker that stays down does not flood the log).
+- `publish()` never blocks and never fails: messages wait in a bounded queue while the
+  broker is away and go out, in order, when it returns. Past the bound the oldest are
+  dropped and counted. Messages in flight at a disconnect are sent again first
+  (at-least-once for QoS 1).
+- Routes incoming messages to handlers by MQTT wildcard filter; a handler that raises is
+  logged (rate-limited) and counted, and the bus keeps going.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from types import TracebackType
+from typing import Self
+
+import aiomqtt
+
+from gateway.backoff import Backoff
+from gateway.config import MqttConfig
+from gateway.errors import BusNotConnectedError
+from gateway.logs import RateLimitedLog
+from gateway.mqtt.tls import tls_context
+from gateway.mqtt.topics import matches
+from gateway.stats import Stats
+
+log = logging.getLogger(__name__)
+
+ONLINE = b"online"
+OFFLINE = b"offline"
+
+
+@dataclass(slots=True, frozen=True)
+class Message:
+    """An MQTT message received from the broker."""
+
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    received_at: float
+
+
+Handler = Callable[[Message], Awaitable[None]]
+
+
+@dataclass(slots=True, frozen=True)
+class Subscription:
+    """A topic filter routed to a handler."""
+
+    pattern: str
+    handler: Handler
+    qos: int
+    name: str
+
+
+@dataclass(slots=True, eq=False)
+class _Outgoing:
+    topic: str
+    payload: bytes
+    qos: int
+    retain: bool
+    seq: int
+    done: asyncio.Future[None] | None = None
+
+
+class BusState(StrEnum):
+    """Connection state, as logged and exposed to health checks."""
+
+    STARTING = "starting"
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+    CLOSED = "closed"
+
+
+@dataclass(slots=True)
+class _Counters:
+    messages_in: int = 0
+    connects: int = 0
+    attempts_since_connect: int = 0
+    last_error: str | None = field(default=None)
+
+
+def _first_mqtt_error(exc: BaseException) -> aiomqtt.MqttError | None:
+    """The MqttError inside `exc` (possibly an exception group), or None."""
+    if isinstance(exc, aiomqtt.MqttError):
+        return exc
+    if isinstance(exc, BaseExceptionGroup):
+        for inner in exc.exceptions:
+            found = _first_mqtt_error(inner)
+            if found is not None:
+                return found
+    return None
+
+
+class MqttBus:
+    """Async context manager owning the connection task `mqtt-connection`."""
+
+    def __init__(
+        self,
+        config: MqttConfig,
+        *,
+        client_id: str,
+        status_topic: str,
+        stats: Stats,
+        log_interval_s: float = 10.0,
+        flush_timeout_s: float = 5.0,
+    ) -> None:
+        self.config = config
+        self.client_id = client_id
+        self.status_topic = status_topic
+        self.state = BusState.STARTING
+        self.connected = asyncio.Event()
+        self._flush_timeout_s = flush_timeout_s
+        self._subs: list[Subscription] = []
+        self._queue: deque[_Outgoing] = deque()
+        self._queue_ready = asyncio.Event()
+        self._seq = itertools.count()
+        self._client: aiomqtt.Client | None = None
+        self._task_group: asyncio.TaskGroup | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._inflight = asyncio.Semaphore(config.max_inflight)
+        self._counters = _Counters()
+        self._ratelog = RateLimitedLog(log, log_interval_s)
+        self._tls = tls_context(config.tls)
+        self._m_in = stats.counter("mqtt_messages_in", "MQTT messages received.")
+        self._m_out = stats.counter("mqtt_messages_out", "MQTT messages published and acked.")
+        self._m_dropped = stats.counter(
+            "mqtt_dropped", "Outgoing messages dropped because the queue was full."
+        )
+        self._m_errors = stats.counter(
+            "mqtt_handler_errors", "Handler exceptions, by handler.", ["handler"]
+        )
+        self._m_reconnects = stats.counter("mqtt_reconnects", "Reconnects after a connection.")
+        self._m_failures = stats.counter("mqtt_connect_failures", "Failed connection attempts.")
+        stats.gauge_fn("mqtt_queue_depth", "Messages waiting to be published.", self.queue_depth)
+        stats.gauge_fn("mqtt_connected", "1 while connected to the broker.", self._is_connected)
+
+    # ---- lifecycle -------------------------------------------------------------------
+
+    async def __aenter__(self) -> Self:
+        self._task = asyncio.create_task(self._run(), name="mqtt-connection")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Publish `offline`, flush what is queued (bounded wait), disconnect cleanly."""
+        if self._task is None:
+            return
+        if self.connected.is_set():
+            done = self._enqueue(self.status_topic, OFFLINE, qos=1, retain=True, wait=True)
+            assert done is not None
+            try:
+                async with asyncio.timeout(self._flush_timeout_s):
+                    await done
+            except (TimeoutError, BusNotConnectedError):
+                log.warning(
+                    "could not flush %d queued message(s) before shutdown", len(self._queue)
+                )
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        self.state = BusState.CLOSED
+        self.connected.clear()
+
+    # ---- public API ------------------------------------------------------------------
+
+    def subscribe(
+        self, pattern: str, handler: Handler, *, qos: int = 1, name: str | None = None
+    ) -> Subscription:
+        """Route messages matching `pattern` to `handler`; survives reconnects."""
+        label = name or str(getattr(handler, "__qualname__", "handler"))
+        sub = Subscription(pattern, handler, qos, label)
+        self._subs.append(sub)
+        if self._client is not None and self._task_group is not None:
+            self._task_group.create_task(
+                self._client.subscribe(pattern, qos), name=f"mqtt-subscribe:{pattern}"
+            )
+        return sub
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: int = 0, retain: bool = False
+    ) -> None:
+        """Queue a message; it goes out now or when the broker is back. Never blocks."""
+        self._enqueue(topic, payload, qos=qos, retain=retain, wait=False)
+
+    async def publish_and_wait(
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int = 1,
+        retain: bool = False,
+    ) -> None:
+        """Queue a message and wait until the broker acknowledged it (for QoS 1)."""
+        done = self._enqueue(topic, payload, qos=qos, retain=retain, wait=True)
+        assert done is not None
+        await done
+
+    def queue_depth(self) -> float:
+        """Messages waiting to be published."""
+        return float(len(self._queue))
+
+    @property
+    def last_error(self) -> str | None:
+        """Why the last connection attempt failed or the connection dropped."""
+        return self._counters.last_error
+
+    # ---- internals -------------------------------------------------------------------
+
+    def _is_connected(self) -> float:
+        return 1.0 if self.connected.is_set() else 0.0
+
+    def _enqueue(
+        self, topic: str, payload: bytes | str, *, qos: int, retain: bool, wait: bool
+    ) -> asyncio.Future[None] | None:
+        data = payload.encode() if isinstance(payload, str) else payload
+        done = asyncio.get_running_loop().create_future() if wait else None
+        if len(self._queue) >= self.config.max_queued_messages:
+            dropped = self._queue.popleft()
+            self._m_dropped.inc()
+            if dropped.done is not None and not dropped.done.done():
+                dropped.done.set_exception(BusNotConnectedError("dropped: queue full"))
+            self._ratelog.warning(
+                "queue-full",
+                "outgoing queue full (%d): dropping oldest (%s)",
+                self.config.max_queued_messages,
+                dropped.topic,
+            )
+        self._queue.append(_Outgoing(topic, data, qos, retain, next(self._seq), done))
+        self._queue_ready.set()
+        return done
+
+    def _make_client(self) -> aiomqtt.Client:
+        cfg = self.config
+        password = cfg.password.get_secret_value() if cfg.password is not None else None
+        return aiomqtt.Client(
+            cfg.host,
+            cfg.port,
+            identifier=self.client_id,
+            username=cfg.username,
+            password=password,
+            protocol=(
+                aiomqtt.ProtocolVersion.V5 if cfg.protocol == "5" else aiomqtt.ProtocolVersion.V311
+            ),
+            will=aiomqtt.Will(self.status_topic, OFFLINE, qos=1, retain=True),
+            clean_session=True if cfg.protocol != "5" else None,
+            keepalive=cfg.keepalive_s,
+            timeout=cfg.connect_timeout_s,
+            tls_context=self._tls,
+            tls_insecure=(not cfg.tls.verify) if cfg.tls.enabled else None,
+            max_queued_incoming_messages=10_000,
+        )
+
+    async def _run(self) -> None:
+        backoff = Backoff(self.config.reconnect.min_delay_s, self.config.reconnect.max_delay_s)
+        while True:
+            try:
+                async with self._make_client() as client:
+                    backoff.reset()
+                    await self._session(client)
+            except (aiomqtt.MqttError, ExceptionGroup) as exc:
+                err = _first_mqtt_error(exc)
+                if err is None:
+                    raise
+                self._connection_lost(str(err) or type(err).__name__)
+            delay = backoff.next_delay()
+            log.debug("next connection attempt in %.2fs", delay)
+            await asyncio.sleep(delay)
+
+    def _connection_lost(self, reason: str) -> None:
+        was_connected = self.connected.is_set()
+        self.connected.clear()
+        self._client = None
+        self._task_group = None
+        self.state = BusState.DISCONNECTED
+        self._m_failures.inc()
+        c = self._counters
+        c.attempts_since_connect += 1
+        where = f"{self.config.host}:{self.config.port}"
+        if was_connected:
+            log.warning("lost connection to MQTT broker %s: %s; reconnecting", where, reason)
+        elif reason != c.last_error:
+            log.warning(
+                "cannot connect to MQTT broker %s: %s; retrying with backoff up to %.0fs",
+                where,
+                reason,
+                self.config.reconnect.max_delay_s,
+            )
+        else:
+            log.debug("still cannot connect to %s: %s", where, reason)
+        c.last_error = reason
+
+    async def _session(self, client: aiomqtt.Client) -> None:
+        c = self._counters
+        if c.connects:
+            self._m_reconnects.inc()
+        c.connects += 1
+        for sub in {s.pattern: s for s in self._subs}.values():
+            await client.subscribe(sub.pattern, sub.qos)
+        await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        log.info(
+            "connected to MQTT broker %s:%d as %s%s",
+            self.config.host,
+            self.config.port,
+            self.client_id,
+            f" after {c.attempts_since_connect} failed attempt(s)"
+            if c.attempts_since_connect
+            else "",
+        )
+        c.attempts_since_connect = 0
+        c.last_error = None
+        self.state = BusState.CONNECTED
+        self._client = client
+        self.connected.set()
+        async with asyncio.TaskGroup() as tg:
+            self._task_group = tg
+            tg.create_task(self._reader(client), name="mqtt-reader")
+            tg.create_task(self._writer(client, tg), name="mqtt-writer")
+
+    async def _reader(self, client: aiomqtt.Client) -> None:
+        async for message in client.messages:
+            # paho always hands over bytes; aiomqtt types the field more widely.
+            payload: object = message.payload
+            data = bytes(payload) if isinstance(payload, bytes | bytearray) else b""
+            await self._dispatch(
+                Message(
+                    topic=message.topic.value,
+                    payload=data,
+                    qos=int(message.qos),
+                    retain=bool(message.retain),
+                    received_at=time.time(),
+                )
+            )
+
+    async def _dispatch(self, message: Message) -> None:
+        self._m_in.inc()
+        for sub in tuple(self._subs):
+            if not matches(sub.pattern, message.topic):
+                continue
+            try:
+                await sub.handler(message)
+            except Exception as exc:  # a faulty handler must not take the bus down
+                self._m_errors.labels(sub.name).inc()
+                self._ratelog.warning(
+                    f"handler:{sub.name}",
+                    "handler %s failed on %s: %r",
+                    sub.name,
+                    message.topic,
+                    exc,
+                )
+
+    async def _writer(self, client: aiomqtt.Client, tg: asyncio.TaskGroup) -> None:
+        while True:
+            while not self._queue:
+                self._queue_ready.clear()
+                await self._queue_ready.wait()
+            await self._inflight.acquire()
+            if not self._queue:
+                self._inflight.release()
+                continue
+            item = self._queue.popleft()
+            tg.create_task(self._send(client, item), name="mqtt-publish")
+
+    async def _send(self, client: aiomqtt.Client, item: _Outgoing) -> None:
+        try:
+            await client.publish(
+                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
+            )
+        except BaseException:
+            # Not acknowledged: send it again first after the reconnect (at-least-once).
+            self._requeue(item)
+            raise
+        finally:
+            self._inflight.release()
+        self._m_out.inc()
+        if item.done is not None and not item.done.done():
+            item.done.set_result(None)
+
+    def _requeue(self, item: _Outgoing) -> None:
+        # Keep the original order among messages that were in flight together.
+        self._queue.appendleft(item)
+        if len(self._queue) > 1 and self._queue[1].seq < item.seq:
+            ordered = sorted(
+                itertools.islice(self._queue, 0, self.config.max_inflight + 1), key=lambda o: o.seq
+            )
+            for _ in range(len(ordered)):
+                self._queue.popleft()
+            self._queue.extendleft(reversed(ordered))
+        self._queue_ready.set()

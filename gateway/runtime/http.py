@@ -1,0 +1,57 @@
+"""Optional local HTTP endpoint: `/metrics` (Prometheus text) and `/healthz`."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from gateway.stats import Stats
+
+log = logging.getLogger(__name__)
+
+HealthCheck = Callable[[], list[str]]
+"""Returns the reasons the gateway is unhealthy; empty when healthy."""
+
+
+class HttpEndpoint:
+    """Component `http`: serves the stats registry and health on host:port."""
+
+    name = "http"
+
+    def __init__(self, *, stats: Stats, health: HealthCheck, host: str, port: int) -> None:
+        self._stats = stats
+        self._health = health
+        self.host = host
+        self.port = port
+
+    def app(self) -> web.Application:
+        """The aiohttp application (also used by tests directly)."""
+        app = web.Application()
+        app.router.add_get("/metrics", self._metrics)
+        app.router.add_get("/healthz", self._healthz)
+        return app
+
+    async def _metrics(self, _request: web.Request) -> web.Response:
+        body = self._stats.prometheus_text()
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+    async def _healthz(self, _request: web.Request) -> web.Response:
+        problems = self._health()
+        status = 503 if problems else 200
+        return web.json_response({"healthy": not problems, "problems": problems}, status=status)
+
+    async def run(self) -> None:
+        """Serve until cancelled."""
+        runner = web.AppRunner(self.app(), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, self.host, self.port)
+            await site.start()
+            log.info("serving /metrics and /healthz on http://%s:%d", self.host, self.port)
+            await asyncio.Event().wait()
+        finally:
+            await runner.cleanup()

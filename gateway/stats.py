@@ -1,0 +1,93 @@
+"""One stats registry for the whole gateway, on prometheus-client.
+
+Components add counters and gauges here; the same registry is rendered as Prometheus
+text on `/metrics` and as a flat JSON snapshot on `<prefix>/stats`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    ProcessCollector,
+    disable_created_metrics,
+    generate_latest,
+)
+
+# `_created` samples double every counter on MQTT dashboards and mean nothing there.
+disable_created_metrics()  # type: ignore[no-untyped-call]
+
+NAMESPACE = "edgegw"
+SnapshotValue = float | dict[str, float]
+
+
+class Stats:
+    """The gateway's metrics: counters, gauges, process RSS/CPU, uptime."""
+
+    def __init__(self, *, clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._clock = clock
+        self._started = clock()
+        self._counters: dict[str, Counter] = {}
+        self._gauges: dict[str, Gauge] = {}
+        ProcessCollector(registry=self.registry)
+        self.gauge_fn("uptime_seconds", "Seconds since the gateway started.", self.uptime)
+        self._cpu_mark: tuple[float, float] | None = None
+
+    def uptime(self) -> float:
+        """Seconds since start."""
+        return self._clock() - self._started
+
+    def counter(self, name: str, doc: str, labels: Sequence[str] = ()) -> Counter:
+        """Return the counter `name`, creating it on first use (idempotent)."""
+        if name not in self._counters:
+            self._counters[name] = Counter(
+                name, doc, labelnames=tuple(labels), namespace=NAMESPACE, registry=self.registry
+            )
+        return self._counters[name]
+
+    def gauge(self, name: str, doc: str, labels: Sequence[str] = ()) -> Gauge:
+        """Return the gauge `name`, creating it on first use (idempotent)."""
+        if name not in self._gauges:
+            self._gauges[name] = Gauge(
+                name, doc, labelnames=tuple(labels), namespace=NAMESPACE, registry=self.registry
+            )
+        return self._gauges[name]
+
+    def gauge_fn(self, name: str, doc: str, fn: Callable[[], float]) -> Gauge:
+        """Register a gauge whose value is read from `fn` at collection time."""
+        gauge = self.gauge(name, doc)
+        gauge.set_function(fn)
+        return gauge
+
+    def prometheus_text(self) -> bytes:
+        """Render the registry in Prometheus text exposition format."""
+        return generate_latest(self.registry)
+
+    def snapshot(self) -> dict[str, SnapshotValue]:
+        """Flat JSON-able view: `{name: value}` or `{name: {label_values: value}}`."""
+        out: dict[str, SnapshotValue] = {}
+        prefix = NAMESPACE + "_"
+        for family in self.registry.collect():
+            for sample in family.samples:
+                name = sample.name.removeprefix(prefix)
+                if sample.labels:
+                    key = ",".join(sample.labels.values())
+                    nested = out.setdefault(name, {})
+                    if isinstance(nested, dict):
+                        nested[key] = sample.value
+                else:
+                    out[name] = sample.value
+        cpu = out.get("process_cpu_seconds_total")
+        if isinstance(cpu, float):
+            now = self._clock()
+            if self._cpu_mark is not None and now > self._cpu_mark[0]:
+                out["process_cpu_percent"] = round(
+                    100.0 * (cpu - self._cpu_mark[1]) / (now - self._cpu_mark[0]), 2
+                )
+            self._cpu_mark = (now, cpu)
+        return out
