@@ -32,7 +32,7 @@ def _duplicates(ids: list[str]) -> list[str]:
 class GatewayConfig(Section):
     """An edgegw gateway: `gateway.id` and `mqtt` are all a minimal file needs."""
 
-    gateway: GatewaySection = Field(..., description="Identity of this gateway.")
+    gateway: GatewaySection = Field(description="Who this gateway is: its id names every topic.")
     mqtt: MqttConfig = Field(default_factory=MqttConfig, description="MQTT broker connection.")
     logging: LoggingSection = Field(default_factory=LoggingSection, description="Logging.")
     stats: StatsSection = Field(default_factory=StatsSection, description="Stats and health.")

@@ -1,0 +1,162 @@
+"""Tasmota telemetry: ``tele/<device>/SENSOR`` (and ``stat/<device>/STATUS8``/``STATUS10``).
+
+A SENSOR payload holds one object per sensor plus a few top-level keys::
+
+    {"Time": "2024-01-01T12:00:00", "AM2301": {"Temperature": 22.1, "Humidity": 41.0},
+     "DS18B20-1": {"Id": "01144A0CB2AA", "Temperature": 21.4}, "TempUnit": "C"}
+
+Metric names: ``<sensor>_<key>`` in lower case, every run of other characters than
+``a-z0-9`` turned into ``_`` (``DS18B20-1``/``Temperature`` -> ``ds18b20_1_temperature``,
+``ENERGY``/``Total`` -> ``energy_total``). Array values are per channel, numbered from 1
+as Tasmota does (``ENERGY.Power: [10, 20]`` -> ``energy_power_1``, ``energy_power_2``).
+Top-level values become ``<key>`` (``"Switch1": "ON"`` -> ``switch1`` = 1.0).
+
+Numbers and booleans become readings; ``"ON"``/``"OFF"`` become 1.0/0.0; other text (ids,
+dates) is skipped. A key Tasmota documents as numeric (Temperature, Humidity, Pressure,
+Power, ...) holding text is a ``wrong_type`` issue. Units: temperatures from ``TempUnit``,
+pressures from ``PressureUnit``, the rest from `KNOWN_UNITS`. ``Time`` is the device's
+local time, read in ``device_tz``.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from devices.decoders._common import (
+    DEFAULT_MAX_BYTES,
+    ResultBuilder,
+    check_max_bytes,
+    is_number,
+    load_json_object,
+    make_tz,
+    metric_name,
+    parse_timestamp,
+    reject,
+    to_float,
+    word_to_bool,
+)
+from devices.readings import DecodeError, DecodeIssue, DecodeResult
+
+TEMPERATURE_KEYS: Final = frozenset({"Temperature", "DewPoint", "HeatIndex"})
+PRESSURE_KEYS: Final = frozenset({"Pressure", "SeaPressure"})
+KNOWN_UNITS: Final[dict[str, str | None]] = {
+    "Humidity": "%",
+    "Illuminance": "lx",
+    "CarbonDioxide": "ppm",
+    "eCO2": "ppm",
+    "TVOC": "ppb",
+    "Distance": "cm",
+    "Power": "W",
+    "ApparentPower": "VA",
+    "ReactivePower": "var",
+    "Factor": None,
+    "Voltage": "V",
+    "Current": "A",
+    "Frequency": "Hz",
+    "Total": "kWh",
+    "Today": "kWh",
+    "Yesterday": "kWh",
+}
+"""Keys with a fixed unit; every key here (and in the two sets above) must be numeric."""
+
+_TEMP_UNITS: Final = {"C": "°C", "F": "°F", "K": "K"}
+_META_KEYS: Final = frozenset({"Time", "TempUnit", "PressureUnit", "SpeedUnit"})
+_STATUS_WRAPPER: Final = "StatusSNS"  # stat/<dev>/STATUS8 and STATUS10 wrap the payload
+
+
+class TasmotaDecoder:
+    """Decode Tasmota ``SENSOR`` telemetry into one reading per numeric value."""
+
+    __slots__ = ("_max_bytes", "_stat_prefix", "_tele_prefix", "_tz")
+
+    def __init__(
+        self,
+        *,
+        tele_prefix: str = "tele",
+        stat_prefix: str = "stat",
+        device_tz: str = "UTC",
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
+        self._tele_prefix = tele_prefix
+        self._stat_prefix = stat_prefix
+        self._tz = make_tz(device_tz)
+        self._max_bytes = check_max_bytes(max_bytes)
+
+    def _device(self, topic: str) -> str | None:
+        parts = topic.split("/")
+        if len(parts) != 3 or not parts[1]:
+            return None
+        prefix, device, leaf = parts
+        if (prefix, leaf) == (self._tele_prefix, "SENSOR"):
+            return device
+        if prefix == self._stat_prefix and leaf in ("STATUS8", "STATUS10"):
+            return device
+        return None
+
+    def decode(self, topic: str, payload: bytes, received_at: float) -> DecodeResult:
+        """Decode a ``tele/<device>/SENSOR`` message."""
+        device = self._device(topic)
+        if device is None:
+            return reject(DecodeIssue(DecodeError.UNKNOWN_TOPIC, None, f"not SENSOR: {topic!r}"))
+        doc = load_json_object(payload, self._max_bytes)
+        if isinstance(doc, DecodeIssue):
+            return reject(doc)
+        wrapped = doc.get(_STATUS_WRAPPER)
+        if isinstance(wrapped, dict):
+            doc = wrapped
+        ts: float = received_at
+        time_issue = None
+        if "Time" in doc:
+            parsed = parse_timestamp(doc["Time"], self._tz)
+            if parsed is None:
+                time_issue = DecodeIssue(DecodeError.BAD_TIMESTAMP, "Time", "unreadable time")
+            else:
+                ts = parsed
+        out = ResultBuilder(device, ts)
+        if time_issue is not None:
+            out.issue(time_issue)
+        temp_unit = _unit_word(doc.get("TempUnit"), "C")
+        temp_unit = _TEMP_UNITS.get(temp_unit, temp_unit)
+        pressure_unit = _unit_word(doc.get("PressureUnit"), "hPa")
+        for key, value in doc.items():
+            if key in _META_KEYS:
+                continue
+            if isinstance(value, dict):
+                for sub, sub_value in value.items():
+                    unit = _unit(sub, temp_unit, pressure_unit)
+                    _add(out, (key, sub), sub_value, unit, sub)
+            else:
+                _add(out, (key,), value, _unit(key, temp_unit, pressure_unit), key)
+        return out.result()
+
+
+def _unit_word(value: object, default: str) -> str:
+    return value if isinstance(value, str) and value else default
+
+
+def _unit(key: str, temp_unit: str, pressure_unit: str) -> str | None:
+    if key in TEMPERATURE_KEYS:
+        return temp_unit
+    if key in PRESSURE_KEYS:
+        return pressure_unit
+    return KNOWN_UNITS.get(key)
+
+
+def _is_known(key: str) -> bool:
+    return key in KNOWN_UNITS or key in TEMPERATURE_KEYS or key in PRESSURE_KEYS
+
+
+def _add(
+    out: ResultBuilder, path: tuple[str, ...], value: object, unit: str | None, key: str
+) -> None:
+    """Add one leaf (or one per channel of an array); skip text that is not on/off."""
+    if isinstance(value, list):
+        for channel, item in enumerate(value, start=1):
+            if not isinstance(item, list | dict):
+                _add(out, (*path, str(channel)), item, unit, key)
+        return
+    if isinstance(value, str) and (word := word_to_bool(value)) is not None:
+        out.add(metric_name(*path), word, None)
+    elif is_number(value) or isinstance(value, bool) or _is_known(key):
+        # A key documented as numeric is checked even when it holds text: "hot" is an issue.
+        out.add(metric_name(*path), to_float(value, ".".join(path)), unit)

@@ -1,0 +1,293 @@
+"""Motion gating: find the regions of a frame worth running a detector on.
+
+Following Frigate's idea, the frame is shrunk to a small grey image and compared with a
+background model; changed pixels (outside masks) are cleaned, grouped into blobs, blobs
+split by a pole are rejoined vertically, and each blob becomes a square region in source
+pixels, sized for a model input. A still scene costs a resize, a blur and one compare.
+A sudden change of most of the picture (lights, auto-exposure) is not motion: the model
+is reset to the new picture and the frame reports none.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Annotated, Literal
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.vision.geometry import Box, Polygon, merge_overlapping, merge_vertical, square_region
+
+if TYPE_CHECKING:
+    from cv2.typing import MatLike
+
+__all__ = ["MotionConfig", "MotionDetector", "MotionResult", "MotionStats"]
+
+log = logging.getLogger(__name__)
+
+_BLUR_KSIZE = 5  # a 5x5 Gaussian takes sensor noise (sigma ~3) below the threshold
+_KERNEL = np.ones((3, 3), np.uint8)  # open then dilate: drop specks, join nearby parts
+_DILATE_ITERATIONS = 2
+_MOG2_SHADOW = 127  # MOG2 paints shadows this grey, foreground 255
+
+PolygonPoints = Annotated[
+    list[tuple[float, float]],
+    Field(min_length=3, description="Polygon corners as [x, y] in source pixels."),
+]
+
+
+class MotionConfig(BaseModel):
+    """Motion gating settings for one camera."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(
+        default=True,
+        description="Gate detection on motion; when false the whole frame is one region.",
+    )
+    method: Literal["average", "mog2"] = Field(
+        default="average",
+        description=(
+            "Background model: 'average' (running average, cheapest) or 'mog2' "
+            "(OpenCV's Gaussian mixture: tighter blobs, about 10x the cost)."
+        ),
+    )
+    frame_height: int = Field(
+        default=288,
+        ge=48,
+        le=2160,
+        description="Height of the grey frame motion is computed on (width keeps the aspect).",
+    )
+    threshold: int = Field(
+        default=25,
+        ge=1,
+        le=255,
+        description="Grey-level difference from the background that counts as change ('average').",
+    )
+    mog2_var_threshold: float = Field(
+        default=16.0,
+        ge=1.0,
+        le=255.0,
+        description="Squared Mahalanobis distance that counts as change ('mog2').",
+    )
+    alpha: float = Field(
+        default=0.02,
+        gt=0.0,
+        le=1.0,
+        description="How fast the running-average background absorbs the picture, per frame.",
+    )
+    min_area: float = Field(
+        default=150.0,
+        ge=0.0,
+        description="Smallest blob area, in square source pixels, that counts as motion.",
+    )
+    merge_distance: float = Field(
+        default=24.0,
+        ge=0.0,
+        description="Largest vertical gap, in source pixels, across which stacked blobs join.",
+    )
+    region_margin: float = Field(
+        default=16.0,
+        ge=0.0,
+        description="Margin, in source pixels, added around a blob before squaring it.",
+    )
+    region_min_size: int = Field(
+        default=128,
+        ge=16,
+        le=4096,
+        description="Smallest side, in source pixels, of a square detection region.",
+    )
+    region_merge_overlap: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Regions sharing this fraction of the smaller one are merged into one.",
+    )
+    global_change_fraction: float = Field(
+        default=0.4,
+        gt=0.0,
+        le=1.0,
+        description=(
+            "When more than this fraction of the picture changes at once (lights, "
+            "auto-exposure), reset the background and report no motion for the frame."
+        ),
+    )
+    warmup_frames: int = Field(
+        default=2,
+        ge=0,
+        le=1000,
+        description="Frames after a (re)start during which no motion is reported.",
+    )
+    masks: list[PolygonPoints] = Field(
+        default_factory=list,
+        description="Polygons, in source pixels, where motion is ignored (trees, tape, clocks).",
+    )
+
+
+@dataclass(slots=True, frozen=True)
+class MotionResult:
+    """What motion gating found in one frame; boxes are in source pixels."""
+
+    regions: tuple[Box, ...]
+    """Square regions to run a detector on."""
+    boxes: tuple[Box, ...]
+    """Tight motion blobs (after the vertical merge) behind the regions."""
+    motion_fraction: float
+    """Fraction of the unmasked picture that changed."""
+    recalibrated: bool
+    """True when a global change reset the background on this frame."""
+
+    @property
+    def has_motion(self) -> bool:
+        """Return True when at least one region was found."""
+        return bool(self.regions)
+
+
+@dataclass(slots=True)
+class MotionStats:
+    """Counters of one detector, for the stats topic."""
+
+    frames: int = 0
+    frames_with_motion: int = 0
+    recalibrations: int = 0
+    resets: int = 0
+
+
+@dataclass(slots=True)
+class _State:
+    """Background model for one frame size; rebuilt when the size changes."""
+
+    source_size: tuple[int, int]  # (width, height) of source frames
+    small_size: tuple[int, int]  # (width, height) of the grey frames
+    keep: MatLike | None  # 255 where motion counts, 0 under masks; None without masks
+    keep_pixels: int
+    background: npt.NDArray[np.float32] | None = None
+    mog2: cv2.BackgroundSubtractorMOG2 | None = None
+    frames_since_reset: int = 0
+
+
+class MotionDetector:
+    """Stateful motion gate for one camera; feed it every frame in order (one thread)."""
+
+    def __init__(self, config: MotionConfig | None = None) -> None:
+        self.config = config if config is not None else MotionConfig()
+        self.stats = MotionStats()
+        self._masks = [Polygon.from_pairs(m) for m in self.config.masks]
+        self._state: _State | None = None
+
+    def reset(self) -> None:
+        """Forget the background; the next frame starts a new model."""
+        self._state = None
+
+    def detect(self, frame: MatLike) -> MotionResult:
+        """Update the background with `frame` (BGR or grey) and return its motion regions."""
+        self.stats.frames += 1
+        height, width = frame.shape[:2]
+        if not self.config.enabled:
+            whole = Box(0.0, 0.0, float(width), float(height))
+            return MotionResult((whole,), (whole,), 1.0, recalibrated=False)
+        state = self._state
+        if state is None or state.source_size != (width, height):
+            if state is not None:
+                log.info("frame size changed to %dx%d; motion model reset", width, height)
+                self.stats.resets += 1
+            state = self._state = self._new_state(width, height)
+        grey = self._prepare(frame, state)
+        if state.frames_since_reset == 0:
+            self._restart_background(state, grey)
+            return MotionResult((), (), 0.0, recalibrated=False)
+        changed = self._changed(state, grey)
+        state.frames_since_reset += 1
+        if state.keep is not None:
+            changed = cv2.bitwise_and(changed, state.keep)
+        changed_pixels = int(cv2.countNonZero(changed))
+        fraction = changed_pixels / state.keep_pixels if state.keep_pixels else 0.0
+        if fraction > self.config.global_change_fraction:
+            self.stats.recalibrations += 1
+            log.debug("%.0f%% of the picture changed: recalibrating", fraction * 100)
+            self._restart_background(state, grey)
+            return MotionResult((), (), fraction, recalibrated=True)
+        if changed_pixels == 0 or state.frames_since_reset <= self.config.warmup_frames:
+            return MotionResult((), (), fraction, recalibrated=False)
+        boxes = self._blobs(changed, state)
+        regions = self._regions(boxes, width, height)
+        if regions:
+            self.stats.frames_with_motion += 1
+        return MotionResult(tuple(regions), tuple(boxes), fraction, recalibrated=False)
+
+    def _new_state(self, width: int, height: int) -> _State:
+        small_h = min(self.config.frame_height, height)
+        small_w = max(1, round(width * small_h / height))
+        keep: MatLike | None = None
+        keep_pixels = small_w * small_h
+        if self._masks:
+            keep = np.full((small_h, small_w), 255, np.uint8)
+            sx, sy = small_w / width, small_h / height
+            for poly in self._masks:
+                pts = np.array([[p.x * sx, p.y * sy] for p in poly.points], np.float32)
+                cv2.fillPoly(keep, [np.round(pts).astype(np.int32)], 0)
+            keep_pixels = int(cv2.countNonZero(keep))
+        return _State((width, height), (small_w, small_h), keep, keep_pixels)
+
+    def _prepare(self, frame: MatLike, state: _State) -> MatLike:
+        grey = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
+        if (grey.shape[1], grey.shape[0]) != state.small_size:
+            grey = cv2.resize(grey, state.small_size, interpolation=cv2.INTER_AREA)
+        return cv2.GaussianBlur(grey, (_BLUR_KSIZE, _BLUR_KSIZE), 0)
+
+    def _restart_background(self, state: _State, grey: MatLike) -> None:
+        state.frames_since_reset = 1
+        if self.config.method == "average":
+            state.background = grey.astype(np.float32)
+        else:
+            state.mog2 = cv2.createBackgroundSubtractorMOG2(
+                varThreshold=self.config.mog2_var_threshold, detectShadows=True
+            )
+            state.mog2.apply(grey, learningRate=1.0)
+
+    def _changed(self, state: _State, grey: MatLike) -> MatLike:
+        """Return a 0/255 image of pixels that differ from the background, and learn."""
+        if state.mog2 is not None:
+            fg = state.mog2.apply(grey)
+            # A shadow is not an object: keep only full foreground, drop MOG2's shadow grey.
+            _, fg = cv2.threshold(fg, _MOG2_SHADOW, 255, cv2.THRESH_BINARY)
+            return fg
+        background = state.background
+        assert background is not None  # set by _restart_background
+        diff = cv2.absdiff(grey, cv2.convertScaleAbs(background))
+        cv2.accumulateWeighted(grey, background, self.config.alpha)
+        _, changed = cv2.threshold(diff, self.config.threshold, 255, cv2.THRESH_BINARY)
+        return changed
+
+    def _blobs(self, changed: MatLike, state: _State) -> list[Box]:
+        """Clean the change image, group it into blobs and return them in source pixels."""
+        cleaned = cv2.morphologyEx(changed, cv2.MORPH_OPEN, _KERNEL)
+        cleaned = cv2.dilate(cleaned, _KERNEL, iterations=_DILATE_ITERATIONS)
+        count, _, stats, _ = cv2.connectedComponentsWithStats(cleaned, connectivity=8)
+        sx = state.source_size[0] / state.small_size[0]
+        sy = state.source_size[1] / state.small_size[1]
+        min_area_small = self.config.min_area / (sx * sy)
+        boxes = [
+            Box.from_xywh(
+                float(stats[i, cv2.CC_STAT_LEFT]),
+                float(stats[i, cv2.CC_STAT_TOP]),
+                float(stats[i, cv2.CC_STAT_WIDTH]),
+                float(stats[i, cv2.CC_STAT_HEIGHT]),
+            ).scale(sx, sy)
+            for i in range(1, count)  # label 0 is the background
+            if stats[i, cv2.CC_STAT_AREA] >= min_area_small
+        ]
+        return merge_vertical(boxes, self.config.merge_distance)
+
+    def _regions(self, boxes: list[Box], width: int, height: int) -> list[Box]:
+        cfg = self.config
+        squares = [
+            square_region(b.expand(cfg.region_margin), cfg.region_min_size, width, height)
+            for b in boxes
+        ]
+        return merge_overlapping(
+            squares, cfg.region_merge_overlap, cfg.region_min_size, width, height
+        )

@@ -1,0 +1,86 @@
+"""Logging helpers, backoff, and the package import rule of DESIGN.md."""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import logging
+import random
+from pathlib import Path
+
+import pytest
+
+from gateway.backoff import Backoff
+from gateway.config import parse_config
+from gateway.logs import JsonFormatter, RateLimitedLog, RedactFilter
+from gateway.runtime import config_secrets
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_rate_limited_log_counts_what_it_hides(caplog: pytest.LogCaptureFixture) -> None:
+    ratelog = RateLimitedLog(logging.getLogger("t.rate"), interval_s=3600)
+    caplog.set_level(logging.WARNING, logger="t.rate")
+    logged = [ratelog.warning("bad-json", "decode failed on %s", f"t/{i}") for i in range(1000)]
+    assert logged.count(True) == 1
+    assert ratelog.warning("other-key", "another problem")
+    assert [r.getMessage() for r in caplog.records] == ["decode failed on t/0", "another problem"]
+    ratelog.interval_s = 0
+    ratelog.warning("bad-json", "decode failed on %s", "t/x")
+    assert caplog.records[-1].getMessage() == "decode failed on t/x (999 similar suppressed)"
+
+
+def test_secrets_from_the_config_are_redacted_in_log_lines() -> None:
+    cfg = parse_config(
+        "gateway: {id: gw1}\nmqtt: {password: pw-123456}\ncloud: {token: tok-abcdef}\n"
+    )
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactFilter(config_secrets(cfg)))
+    logger = logging.getLogger("t.redact")
+    logger.addHandler(handler)
+    logger.propagate = False
+    logger.warning("connect failed with password %s and token %s", "pw-123456", "tok-abcdef")
+    line = json.loads(stream.getvalue())
+    assert line["msg"] == "connect failed with password *** and token ***"
+    assert line["level"] == "WARNING"
+
+
+def test_backoff_is_capped_full_jitter_and_resets() -> None:
+    backoff = Backoff(0.5, 8.0, rng=random.Random(1))
+    delays = [backoff.next_delay() for _ in range(200)]
+    assert all(0.05 <= d <= 8.0 for d in delays)
+    assert max(delays[:1]) <= 0.5
+    assert max(delays[10:]) > 4.0
+    assert len({round(d, 6) for d in delays}) > 150  # jittered, not a fixed ladder
+    backoff.reset()
+    assert backoff.next_delay() <= 0.5
+
+
+def _imported_packages(path: Path) -> set[str]:
+    tree = ast.parse(path.read_text(), filename=str(path))
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found
+
+
+@pytest.mark.parametrize(
+    ("package", "forbidden"),
+    [
+        ("devices", {"gateway", "cloud_bridge"}),
+        ("cloud_bridge", {"gateway", "devices"}),
+    ],
+)
+def test_outer_packages_never_import_gateway_or_each_other(
+    package: str, forbidden: set[str]
+) -> None:
+    files = list((REPO / package).rglob("*.py"))
+    assert files
+    offenders = {str(f.relative_to(REPO)): _imported_packages(f) & forbidden for f in files}
+    assert {f: bad for f, bad in offenders.items() if bad} == {}

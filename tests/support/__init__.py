@@ -1,0 +1,1 @@
+"""Test support: real services (Mosquitto) and helpers to wait on them."""

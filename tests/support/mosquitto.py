@@ -1,0 +1,156 @@
+"""A real Mosquitto broker per test session, on a free loopback port.
+
+Tests may stop and restart it (same port, same persistence file), add a password file
+or a TLS listener. The Debian package `mosquitto` must be installed: the test command
+(`scripts/test.sh`) installs it when it is missing.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def free_port() -> int:
+    """A TCP port free on 127.0.0.1 right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def wait_port(port: int, *, timeout_s: float = 10.0, up: bool = True) -> None:
+    """Wait until 127.0.0.1:port accepts connections (or refuses them, with up=False)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                if up:
+                    return
+        except OSError:
+            if not up:
+                return
+        time.sleep(0.02)
+    msg = f"port {port} did not come {'up' if up else 'down'} within {timeout_s}s"
+    raise TimeoutError(msg)
+
+
+@dataclass(slots=True, frozen=True)
+class TlsFiles:
+    """Server-side TLS material for a Mosquitto listener."""
+
+    cafile: Path
+    certfile: Path
+    keyfile: Path
+
+
+class Mosquitto:
+    """A mosquitto process we own: start, stop, restart on the same port."""
+
+    def __init__(self, workdir: Path) -> None:
+        exe = shutil.which("mosquitto") or (
+            "/usr/sbin/mosquitto" if Path("/usr/sbin/mosquitto").exists() else None
+        )
+        if exe is None:
+            msg = "mosquitto not found: run scripts/test.sh, which installs it (apt-get)"
+            raise RuntimeError(msg)
+        self.exe = exe
+        self.workdir = workdir
+        self.port = free_port()
+        self.tls_port: int | None = None
+        self.tls: TlsFiles | None = None
+        self.passwords: dict[str, str] | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.log = workdir / "mosquitto.log"
+
+    def _write_config(self) -> Path:
+        lines = [
+            f"listener {self.port} 127.0.0.1",
+            "persistence true",
+            f"persistence_location {self.workdir}/",
+            "autosave_interval 1",
+            f"log_dest file {self.log}",
+            "log_type error",
+            "log_type warning",
+            "log_type notice",
+            "max_queued_messages 100000",
+        ]
+        if os.geteuid() == 0:
+            # As root mosquitto would switch to user `mosquitto`, which cannot reach
+            # pytest's private temp dir; a test broker may stay root.
+            lines.append("user root")
+        if self.passwords is not None:
+            pwfile = self.workdir / "passwords"
+            pwfile.write_text("".join(f"{u}:{p}\n" for u, p in self.passwords.items()))
+            pwfile.chmod(0o600)
+            subprocess.run(["mosquitto_passwd", "-U", str(pwfile)], check=True, capture_output=True)
+            lines += ["allow_anonymous false", f"password_file {pwfile}"]
+        else:
+            lines += ["allow_anonymous true"]
+        if self.tls is not None and self.tls_port is not None:
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"cafile {self.tls.cafile}",
+                f"certfile {self.tls.certfile}",
+                f"keyfile {self.tls.keyfile}",
+            ]
+            if self.passwords is None:
+                lines += ["allow_anonymous true"]
+        conf = self.workdir / "mosquitto.conf"
+        conf.write_text("\n".join(lines) + "\n")
+        return conf
+
+    def start(self) -> None:
+        """Start (or start again) on the same port(s); return once it accepts connections."""
+        if self.proc is not None:
+            return
+        conf = self._write_config()
+        self.proc = subprocess.Popen(
+            [self.exe, "-c", str(conf)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        try:
+            wait_port(self.port)
+            if self.tls_port is not None:
+                wait_port(self.tls_port)
+        except TimeoutError:
+            err = (
+                self.proc.stderr.read().decode()
+                if self.proc.poll() is not None and self.proc.stderr
+                else ""
+            )
+            self.stop()
+            log = self.log.read_text() if self.log.exists() else ""
+            msg = f"mosquitto did not start: {err} {log}"
+            raise RuntimeError(msg) from None
+
+    def stop(self) -> None:
+        """Stop cleanly (SIGTERM: it saves its persistence file) and wait for the port."""
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+        wait_port(self.port, up=False)
+
+    def restart(self) -> None:
+        """Stop then start on the same port."""
+        self.stop()
+        self.start()
+
+    def configure(
+        self, *, passwords: dict[str, str] | None = None, tls: TlsFiles | None = None
+    ) -> None:
+        """Change auth/TLS; takes effect at the next start."""
+        self.passwords = passwords
+        self.tls = tls
+        self.tls_port = free_port() if tls is not None else None
