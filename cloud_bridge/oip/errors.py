@@ -1,0 +1,79 @@
+"""Errors of the Open Inference Protocol client, translated at the aiohttp boundary.
+
+    UplinkError                 root; never raised itself
+    ├── UplinkTimeout           no full answer within the per-request timeout
+    ├── UplinkHTTPError         the server answered with a 4xx/5xx status
+    │                           (status, retry_after, error, body_excerpt)
+    ├── UplinkProtocolError     a 2xx answer that is not the JSON the protocol promises
+    │                           (body_excerpt)
+    └── UplinkConnectionError   cannot reach the server: refused, reset, DNS, TLS
+                                (tls=True when certificate verification failed)
+
+Retries, backoff and circuit breaking live in the layer above; it decides from these
+types (and from `UplinkHTTPError.retry_after`) whether and when to try again.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "UplinkConnectionError",
+    "UplinkError",
+    "UplinkHTTPError",
+    "UplinkProtocolError",
+    "UplinkTimeout",
+]
+
+
+class UplinkError(Exception):
+    """Root of every error the uplink client raises on purpose."""
+
+
+class UplinkTimeout(UplinkError):  # noqa: N818  # the name is the uplink contract
+    """The request did not complete within its timeout; `timeout` is that limit in seconds."""
+
+    def __init__(self, message: str, *, timeout: float | None) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
+class UplinkHTTPError(UplinkError):
+    """The server answered with an error status.
+
+    `retry_after` is the server's `Retry-After` in seconds from now (either header form),
+    `error` the `{"error": ...}` message of a protocol error body, `body_excerpt` the
+    start of the body as text, for logs.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        error: str | None = None,
+        body_excerpt: str = "",
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        self.error = error
+        self.body_excerpt = body_excerpt
+        self.url = url
+        detail = error if error is not None else body_excerpt
+        message = f"HTTP {status} from {url}" if url else f"HTTP {status}"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class UplinkProtocolError(UplinkError):
+    """A successful status with a body that is not valid JSON or not the expected schema."""
+
+    def __init__(self, message: str, *, body_excerpt: str = "") -> None:
+        self.body_excerpt = body_excerpt
+        super().__init__(message)
+
+
+class UplinkConnectionError(UplinkError):
+    """The server cannot be reached; `tls` is True when certificate verification failed."""
+
+    def __init__(self, message: str, *, tls: bool = False) -> None:
+        self.tls = tls
+        super().__init__(message)
