@@ -8,16 +8,11 @@ from typing import Protocol
 from pydantic import Field, field_validator
 
 from gateway.config.base import Section
+from gateway.config.cloud import CloudSection
 from gateway.config.mqtt import MqttConfig
-from gateway.config.sections import (
-    CameraConfig,
-    CloudSection,
-    GatewaySection,
-    LoggingSection,
-    ModelConfig,
-    SensorConfig,
-    StatsSection,
-)
+from gateway.config.sections import GatewaySection, LoggingSection, StatsSection
+from gateway.config.sensors import SensorConfig
+from gateway.config.vision import CameraConfig, ModelConfig
 
 
 class _HasId(Protocol):

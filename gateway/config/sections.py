@@ -1,17 +1,16 @@
 """Top-level sections other than `mqtt:`.
 
-`sensors`, `cameras`, `models` and `cloud` hold what the runtime needs today; the
-sensor, vision and cloud-bridge pipelines extend them (see the issues that track them).
+`gateway`, `logging` and `stats`; the pipelines' sections live beside this file
+(`sensors.py`, `vision.py`, `cloud.py`), one file per pipeline.
 """
 
 from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
 from gateway.config.base import Section
-from gateway.config.paths import ConfigPath
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
@@ -56,46 +55,3 @@ class StatsSection(Section):
         description="Serve `/metrics` (Prometheus) and `/healthz` on this port; off when unset.",
     )
     http_host: str = Field("127.0.0.1", description="Address the HTTP endpoint binds to.")
-
-
-class SensorConfig(Section):
-    """A sensor stream: which topics carry it and how its payloads are decoded."""
-
-    id: str = Field(..., pattern=ID_PATTERN, description="Unique sensor id.")
-    topic: str = Field(..., min_length=1, description="MQTT topic filter (wildcards allowed).")
-    decoder: Literal["plain", "json", "tasmota", "zigbee2mqtt", "shelly"] = Field(
-        "json", description="Payload decoder for this topic."
-    )
-
-
-class CameraConfig(Section):
-    """A camera: where frames come from."""
-
-    id: str = Field(..., pattern=ID_PATTERN, description="Unique camera id.")
-    source: str = Field(
-        ...,
-        min_length=1,
-        description="`mqtt:<topic>` for JPEG frames over MQTT, or an OpenCV source: a file "
-        "path, an rtsp:// or http:// URL, or a USB index.",
-    )
-    model: str | None = Field(None, description="Id of the entry in `models:` to run.")
-
-
-class ModelConfig(Section):
-    """A TFLite model: from the model store by name, or a user's file by path."""
-
-    id: str = Field(..., pattern=ID_PATTERN, description="Unique model id, used by cameras.")
-    name: str | None = Field(None, description="Model store name (see `edgegw models list`).")
-    path: str | None = Field(None, description="Path of the user's own .tflite file.")
-    num_threads: int = Field(2, ge=1, le=64, description="Interpreter threads.")
-
-
-class CloudSection(Section):
-    """The cloud side: event sink and Open Inference Protocol model server."""
-
-    enabled: bool = Field(False, description="Forward events and hard cases to the cloud.")
-    url: str | None = Field(None, description="Base URL of the cloud (event sink and OIP).")
-    token: SecretStr | None = Field(None, description="Bearer token; prefer `${ENV_VAR}`.")
-    token_file: ConfigPath | None = Field(
-        None, description="File whose content is the bearer token."
-    )

@@ -11,11 +11,14 @@ from typing import Any
 from pydantic import BaseModel, SecretStr
 
 from gateway.config import GatewayConfig
+from gateway.events import Events
 from gateway.mqtt.broker import EmbeddedBroker
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import Commands
+from gateway.runtime.context import RuntimeContext
 from gateway.runtime.http import HttpEndpoint
+from gateway.runtime.pipelines import PIPELINES
 from gateway.runtime.stats_publisher import StatsPublisher
 from gateway.runtime.supervisor import Supervisor
 from gateway.stats import Stats
@@ -46,6 +49,7 @@ class Gateway:
         self.topics = Topics(config.topic_prefix)
         self.bus: MqttBus | None = None
         self.supervisor: Supervisor | None = None
+        self.events: Events | None = None
         self.started = asyncio.Event()
 
     def health_problems(self) -> list[str]:
@@ -78,6 +82,9 @@ class Gateway:
             self.supervisor = supervisor = await stack.enter_async_context(
                 Supervisor(stats=self.stats)
             )
+            self.events = Events(
+                bus=bus, topics=self.topics, stats=self.stats, gateway_id=cfg.gateway.id
+            )
             commands = Commands(bus=bus, topics=self.topics)
             commands.register("ping", self._cmd_ping)
             commands.register("stats", self._cmd_stats)
@@ -99,6 +106,16 @@ class Gateway:
                         port=cfg.stats.http_port,
                     )
                 )
+            ctx = RuntimeContext(
+                config=cfg,
+                bus=bus,
+                stats=self.stats,
+                topics=self.topics,
+                events=self.events,
+                supervisor=supervisor,
+            )
+            for start in PIPELINES:
+                await start(ctx)
             log.info("gateway %s started (topics under %s/)", cfg.gateway.id, self.topics.prefix)
             self.started.set()
             await stop.wait()
