@@ -1,6 +1,7 @@
 """Errors of the Open Inference Protocol client, translated at the aiohttp boundary.
 
-    UplinkError                 root; never raised itself
+    CloudBridgeError (cloud_bridge.errors)
+    └── UplinkError             root of the uplink's errors; never raised itself
     ├── UplinkTimeout           no full answer within the per-request timeout
     ├── UplinkHTTPError         the server answered with a 4xx/5xx status
     │                           (status, retry_after, error, body_excerpt)
@@ -15,6 +16,8 @@ types (and from `UplinkHTTPError.retry_after`) whether and when to try again.
 
 from __future__ import annotations
 
+from cloud_bridge.errors import CloudBridgeError
+
 __all__ = [
     "UplinkConnectionError",
     "UplinkError",
@@ -24,7 +27,7 @@ __all__ = [
 ]
 
 
-class UplinkError(Exception):
+class UplinkError(CloudBridgeError):
     """Root of every error the uplink client raises on purpose."""
 
 

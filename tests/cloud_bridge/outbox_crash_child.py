@@ -3,10 +3,11 @@
 Usage: python outbox_crash_child.py DB RUN SEED
 
 Writes "start" once imports are done, then, forever: puts an item and writes "put <id>"
-only after `put` returned (committed); every few puts leases a few items, acks them and
-writes "acking <id> <id> ..." before `ack` and "ack <id>" for each only after `ack`
-returned, so the parent knows which ids a kill may have left acked but unreported. Each line is flushed at once, so a
-line on stdout is a promise the database must keep after a SIGKILL.
+only after `put` returned (committed). Every few puts it leases up to three items, writes
+"acking <id> <id> ...", acks them, and writes "ack <id>" for each only after `ack`
+returned, so the parent knows which ids a kill may have left acked but unreported. Each
+line is flushed at once: a line on stdout is a promise the database must keep after a
+SIGKILL.
 """
 
 from __future__ import annotations

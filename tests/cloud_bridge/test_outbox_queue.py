@@ -286,6 +286,33 @@ def test_reopen_keeps_items_attempts_and_counters(tmp_path: Path, clock: FakeClo
     assert [(i.id, i.attempts, i.media) for i in leased] == [("a", 2, b"\x00\xff"), ("b", 1, None)]
 
 
+def test_put_many_is_one_transaction_with_per_item_results(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    policies = {"events": ClassPolicy(max_bytes=250, ttl_s=60)}
+    with Outbox(tmp_path / "o.db", policies=policies, clock=clock) as ob:
+        batch = [
+            item("a", priority=5),
+            item("a"),
+            item("stale", created=0),
+            item("b", priority=4),
+            item("c", priority=3),
+        ]
+        results = ob.put_many(batch)
+        with pytest.raises(OutboxError, match="no policy"):
+            ob.put_many([item("d"), item("e", klass="nope")])
+        assert [r.status for r in results] == [
+            PutStatus.STORED,
+            PutStatus.DUPLICATE,
+            PutStatus.EXPIRED,
+            PutStatus.STORED,
+            PutStatus.EVICTED,
+        ]
+        assert ids(ob.lease("events", 10)) == ["a", "b"]
+        assert ob.put_many([]) == []
+        assert_balanced(ob.stats())
+
+
 def test_stats_list_every_policy_class(outbox: Outbox) -> None:
     stats = outbox.stats()
 
@@ -333,7 +360,7 @@ def test_damaged_pages_fail_the_check(tmp_path: Path, clock: FakeClock) -> None:
         data[offset : offset + 64] = b"\xa5" * 64  # scribble over b-tree page headers
     path.write_bytes(bytes(data))
 
-    with pytest.raises(OutboxError, match="corrupt|malformed") as caught:
+    with pytest.raises(OutboxError, match=r"corrupt|malformed") as caught:
         Outbox(path, policies={"events": BIG}, check="quick")
     assert caught.value.path == path
 
@@ -346,7 +373,7 @@ def test_other_database_or_missing_directory_raise_outbox_error(tmp_path: Path) 
 
     with pytest.raises(OutboxError, match="no outbox schema"):
         Outbox(other, policies={"events": BIG})
-    with pytest.raises(OutboxError, match="cannot open|unable to open"):
+    with pytest.raises(OutboxError, match=r"cannot open|unable to open"):
         Outbox(tmp_path / "missing" / "o.db", policies={"events": BIG})
 
 
