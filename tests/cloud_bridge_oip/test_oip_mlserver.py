@@ -8,7 +8,6 @@ import shutil
 import socket
 import sys
 from collections.abc import AsyncIterator
-from importlib.util import find_spec
 from pathlib import Path
 
 import pytest
@@ -25,10 +24,9 @@ from cloud_bridge.oip import (
 )
 from tests.cloud_bridge_oip.conftest import jpeg_of, solid_image
 
-# MLServer runs in a subprocess; finding it (not importing: pandas, grpc, ... take ~3 s)
-# is enough to decide. One MLServer for the module, so the module shares one event loop.
+# MLServer (the test extra installs it) runs in a subprocess. One MLServer for the
+# module, so the module shares one event loop.
 pytestmark = [
-    pytest.mark.skipif(find_spec("mlserver") is None, reason="mlserver is not installed"),
     pytest.mark.slow,
     pytest.mark.asyncio(loop_scope="module"),
 ]

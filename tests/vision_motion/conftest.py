@@ -10,6 +10,7 @@ import pytest
 from cv2.typing import MatLike
 
 from gateway.vision.footage import FootageError, fetch_vtest
+from tests.support.required import unavailable
 
 Frame = MatLike
 
@@ -19,8 +20,8 @@ def vtest_path() -> Path:
     """Return vtest.avi, fetched from Debian's opencv-doc into the edgegw cache once."""
     try:
         return fetch_vtest()
-    except FootageError as exc:  # no apt here: a skip that says how to get it
-        pytest.skip(f"vtest.avi unavailable: {exc}")
+    except FootageError as exc:
+        unavailable("vtest.avi", exc)
 
 
 def read_frames(path: Path, count: int) -> Iterator[Frame]:

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Install what edgegw needs on a Debian machine with Python >= 3.11, into ./.venv.
+#   scripts/bootstrap.sh            runtime (the demo)
+#   scripts/bootstrap.sh --test     + test tools, Mosquitto, Debian package lists for footage
+# Idempotent: a second run only checks. Needs root or sudo only to install Debian packages.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+sudo_cmd=()
+if [[ "$(id -u)" -ne 0 ]]; then sudo_cmd=(sudo); fi
+apt_updated=0
+apt_install() {
+  if [[ $apt_updated -eq 0 ]]; then
+    "${sudo_cmd[@]}" apt-get update -qq
+    apt_updated=1
+  fi
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+PYTHON="${PYTHON:-python3}"
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "edgegw needs Python >= 3.11 (found: $("$PYTHON" --version 2>&1 || echo none))" >&2
+  exit 1
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  if ! "$PYTHON" -m venv .venv 2>/dev/null; then
+    rm -rf .venv
+    echo "installing python3-venv (Debian) ..." >&2
+    apt_install python3-venv
+    "$PYTHON" -m venv .venv
+  fi
+fi
+
+extras="."
+[[ $want_test -eq 1 ]] && extras=".[dev]"
+stamp=".venv/.edgegw-installed-$([[ $want_test -eq 1 ]] && echo dev || echo run)"
+if [[ ! -f "$stamp" || pyproject.toml -nt "$stamp" ]]; then
+  echo "installing Python packages into .venv (first run takes a minute) ..." >&2
+  .venv/bin/python -m pip install -q --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install -q --disable-pip-version-check -e "$extras"
+  touch "$stamp"
+fi
+
+if [[ $want_test -eq 1 ]]; then
+  # Tests start their own Mosquitto (the broker users deploy) on a free port.
+  if ! command -v mosquitto >/dev/null && [[ ! -x /usr/sbin/mosquitto ]]; then
+    echo "installing mosquitto (Debian) ..." >&2
+    apt_install mosquitto
+  fi
+  # Footage (vtest.avi) comes from Debian's opencv-doc via `apt-get download`,
+  # which needs the package lists.
+  if ! apt-cache show opencv-doc >/dev/null 2>&1; then
+    "${sudo_cmd[@]}" apt-get update -qq
+  fi
+fi
