@@ -35,7 +35,7 @@ class Priority(IntEnum):
 
 
 class _IdGenerator:
-    """Time-ordered unique ids: 48-bit ms timestamp + 80 random bits, as 32 hex chars.
+    """Time-ordered unique ids, 32 hex chars: 48-bit ms time, 16-bit counter, 64 random bits.
 
     Same layout idea as UUIDv7/ULID: ids sort by creation time, so they double as the
     outbox order and the cloud's idempotency key. Monotonic within a process.
@@ -52,11 +52,14 @@ class _IdGenerator:
             if ms <= self._last_ms:
                 ms = self._last_ms
                 self._counter += 1
+                if self._counter > 0xFFFF:  # 65,536 ids in one ms: borrow the next ms
+                    ms = self._last_ms = ms + 1
+                    self._counter = 0
             else:
                 self._counter = 0
             self._last_ms = ms
-            rand = int.from_bytes(os.urandom(8), "big") >> 8
-            return f"{ms:012x}{self._counter & 0xFFFF:04x}{rand:014x}"
+            rand = int.from_bytes(os.urandom(8), "big")
+            return f"{ms:012x}{self._counter & 0xFFFF:04x}{rand:016x}"
 
 
 new_event_id = _IdGenerator().new
