@@ -11,9 +11,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from gateway import __version__
+from gateway.cloudlink.cli import add_cloud_parser
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError, EdgegwError
 from gateway.logs import setup_logging
+from gateway.sensors.simulate_cli import add_simulate_parser
+from gateway.vision.cli import add_models_parser
 
 
 def _print_config_error(exc: ConfigError) -> None:
@@ -98,6 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the config JSON Schema")
     schema.set_defaults(func=cmd_schema)
+    add_simulate_parser(sub)
+    add_models_parser(sub)
+    add_cloud_parser(sub)
     return parser
 
 

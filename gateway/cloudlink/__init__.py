@@ -1,10 +1,39 @@
-"""The gateway side of the cloud bridge: outbox sink, uplink, verdicts."""
+"""The gateway side of the cloud bridge: outbox sink, uplink, verdicts.
+
+Events.emit ──> OutboxWriter (sink; in-memory handoff) ──to_thread──> Outbox (SQLite)
+Outbox ──> EventSender ──> POST <url>/v1/events (gzip JSON batches)
+       └─> HardCaseSender ──> OIP infer <model> ──> VerdictPublisher ──> cloud.verdict
+"""
 
 from __future__ import annotations
 
-from gateway.runtime.context import RuntimeContext
+import logging
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the runtime imports this package while it initialises itself
+    from gateway.runtime.context import RuntimeContext
+
+__all__ = ["start"]
+
+log = logging.getLogger(__name__)
 
 
 async def start(ctx: RuntimeContext) -> None:
-    """Start the outbox and uplink when `ctx.config.cloud.enabled` (not yet wired)."""
-    del ctx  # Filled in by the cloud-bridge issue.
+    """Start the outbox and uplink when `ctx.config.cloud.enabled`.
+
+    Runs first at startup, so the sink is registered before any pipeline emits.
+    """
+    cfg = ctx.config.cloud
+    if not cfg.enabled:
+        return
+    from gateway.cloudlink.link import CloudLink
+    from gateway.cloudlink.verdicts import VerdictPublisher
+
+    publish = VerdictPublisher(events=ctx.events, bus=ctx.bus, topics=ctx.topics)
+    link = await CloudLink.open(
+        cfg, gateway_id=ctx.config.gateway.id, stats=ctx.stats, on_verdict=publish
+    )
+    ctx.events.add_sink(link.writer)
+    for component in link.components():
+        ctx.supervisor.start(component)
+    log.info("cloud link to %s started (model %s)", cfg.url, cfg.model)

@@ -1,19 +1,160 @@
-"""The `cloud:` section: event sink, Open Inference Protocol model, budgets."""
+"""The `cloud:` section: event sink, Open Inference Protocol model, outbox, retries, budgets."""
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
 
 from gateway.config.base import Section
 from gateway.config.paths import ConfigPath
+
+_MB = 1_000_000
+
+
+class OutboxClassSection(Section):
+    """Bounds of one outbox class."""
+
+    max_bytes: int = Field(
+        50 * _MB,
+        ge=1_000,
+        le=100_000 * _MB,
+        description="Bytes stored at most; past it the lowest-priority, oldest items are "
+        "evicted (and counted).",
+    )
+    ttl_s: float = Field(
+        86_400.0, gt=0, le=365 * 86_400, description="Items older than this are dropped."
+    )
+
+
+class OutboxSection(Section):
+    """The durable outbox (SQLite, WAL) where items wait for the cloud's acknowledgement."""
+
+    path: ConfigPath | None = Field(
+        None,
+        description="Database file; default `<data dir>/outbox/<gateway id>.db` "
+        "(`$EDGEGW_DATA_DIR` or the user cache dir).",
+    )
+    events: OutboxClassSection = Field(
+        default_factory=OutboxClassSection, description="Summaries, alerts, detections."
+    )
+    hard_cases: OutboxClassSection = Field(
+        default_factory=lambda: OutboxClassSection(max_bytes=200 * _MB, ttl_s=3_600.0),
+        description="Hard cases waiting for the cloud model (JPEG crops).",
+    )
+    handoff_max_items: int = Field(
+        10_000,
+        ge=10,
+        le=1_000_000,
+        description="Events waiting in memory for the outbox writer; past it new ones are "
+        "dropped and counted (only when the disk stalls).",
+    )
+
+
+class RetrySection(Section):
+    """Exponential backoff with full jitter between failed attempts."""
+
+    base_s: float = Field(0.5, gt=0, le=60, description="Delay ceiling of the first retry.")
+    cap_s: float = Field(60.0, gt=0, le=3_600, description="Largest delay ceiling.")
+    max_retry_after_s: float = Field(
+        300.0, ge=0, le=86_400, description="A server's `Retry-After` is honoured up to this."
+    )
+
+    @model_validator(mode="after")
+    def _base_below_cap(self) -> RetrySection:
+        if self.base_s > self.cap_s:
+            raise ValueError(f"base_s ({self.base_s}) must not exceed cap_s ({self.cap_s})")
+        return self
+
+
+class BreakerSection(Section):
+    """Circuit breaker: stop calling a dead endpoint for a while."""
+
+    failure_threshold: int = Field(
+        5, ge=1, le=1_000, description="Consecutive failures that open the circuit."
+    )
+    open_s: float = Field(
+        15.0, gt=0, le=3_600, description="Seconds open before one probe; doubles per failed probe."
+    )
+    max_open_s: float = Field(120.0, gt=0, le=86_400, description="Longest open period.")
+
+
+class BudgetSection(Section):
+    """Limits on hard cases sent to the cloud model; past them items wait (most uncertain first)."""
+
+    calls_per_min: int | None = Field(
+        60, ge=1, le=1_000_000, description="Cloud model calls per minute; null: unlimited."
+    )
+    bytes_per_hour: int | None = Field(
+        50 * _MB, ge=1_000, le=10**12, description="Hard-case bytes per hour; null: unlimited."
+    )
 
 
 class CloudSection(Section):
     """The cloud side: event sink and Open Inference Protocol model server."""
 
     enabled: bool = Field(False, description="Forward events and hard cases to the cloud.")
-    url: str | None = Field(None, description="Base URL of the cloud (event sink and OIP).")
+    url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="Base URL of the cloud (event sink and OIP), e.g. https://cloud:8080.",
+    )
     token: SecretStr | None = Field(None, description="Bearer token; prefer `${ENV_VAR}`.")
     token_file: ConfigPath | None = Field(
         None, description="File whose content is the bearer token."
     )
+    ca_file: ConfigPath | None = Field(
+        None, description="PEM CA bundle to verify the cloud's TLS certificate (else system)."
+    )
+    events_path: str = Field(
+        "/v1/events", pattern=r"^/", description="Path of the event sink under `url`."
+    )
+    oip_url: str | None = Field(
+        None, pattern=r"^https?://", description="Base URL of the OIP model server; default `url`."
+    )
+    model: str = Field("person", min_length=1, description="OIP model name judging hard cases.")
+    model_version: str | None = Field(None, description="OIP model version; null: the default.")
+    image_encoding: Literal["jpeg", "uint8"] = Field(
+        "jpeg", description="`jpeg`: BYTES base64 JPEG; `uint8`: an HxWx3 tensor (bigger)."
+    )
+    verdict_min_score: float = Field(
+        0.5, ge=0, le=1, description="The cloud must score the edge's label this high to confirm."
+    )
+    band_middle: float = Field(
+        0.75,
+        ge=0,
+        le=1,
+        description="Middle of the escalation band when a hard case does not carry its "
+        "`band`; closer to it is more uncertain, sent first.",
+    )
+    forward_kinds: list[str] = Field(
+        default_factory=lambda: ["*"],
+        description="Event kinds sent upstream (shell patterns); `cloud.verdict` never is.",
+    )
+    drop_kinds: list[str] = Field(
+        default_factory=lambda: ["sensor.reading", "sensor.reading.*"],
+        description="Event kinds never sent upstream, even if forwarded (raw readings).",
+    )
+    outbox: OutboxSection = Field(default_factory=OutboxSection, description="Durable outbox.")
+    retry: RetrySection = Field(default_factory=RetrySection, description="Retry backoff.")
+    breaker: BreakerSection = Field(default_factory=BreakerSection, description="Breaker.")
+    budget: BudgetSection = Field(default_factory=BudgetSection, description="Hard-case budget.")
+    request_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="Whole-request timeout of an event batch POST."
+    )
+    infer_timeout_s: float = Field(
+        20.0, gt=0, le=600, description="Whole-request timeout of one hard-case inference."
+    )
+    batch_max_events: int = Field(100, ge=1, le=10_000, description="Events per POST at most.")
+    batch_max_bytes: int = Field(
+        256_000, ge=1_000, le=100 * _MB, description="Uncompressed bytes per POST at most."
+    )
+    idle_poll_s: float = Field(
+        5.0, gt=0, le=3_600, description="Look at the outbox this often when nothing new came."
+    )
+
+    @model_validator(mode="after")
+    def _url_when_enabled(self) -> CloudSection:
+        if self.enabled and self.url is None:
+            raise ValueError("cloud.url is required when cloud.enabled is true")
+        return self

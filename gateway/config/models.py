@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Protocol
+from typing import Protocol, Self
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import Section
 from gateway.config.cloud import CloudSection
+from gateway.config.homeassistant import HomeAssistantSection
 from gateway.config.mqtt import MqttConfig
 from gateway.config.sections import GatewaySection, LoggingSection, StatsSection
 from gateway.config.sensors import SensorConfig
@@ -35,6 +36,9 @@ class GatewayConfig(Section):
     cameras: list[CameraConfig] = Field(default_factory=list, description="Cameras.")
     models: list[ModelConfig] = Field(default_factory=list, description="TFLite models.")
     cloud: CloudSection = Field(default_factory=CloudSection, description="Cloud bridge.")
+    homeassistant: HomeAssistantSection = Field(
+        default_factory=HomeAssistantSection, description="Home Assistant MQTT discovery."
+    )
 
     @field_validator("sensors", "cameras", "models")
     @classmethod
@@ -44,6 +48,16 @@ class GatewayConfig(Section):
             msg = f"duplicate id(s): {', '.join(dup)}"
             raise ValueError(msg)
         return items
+
+    @model_validator(mode="after")
+    def _camera_models_exist(self) -> Self:
+        known = {m.id for m in self.models}
+        missing = sorted({c.model for c in self.cameras if c.model and c.model not in known})
+        if missing:
+            listed = ", ".join(sorted(known)) or "none"
+            msg = f"cameras name model(s) not in `models:`: {', '.join(missing)} (known: {listed})"
+            raise ValueError(msg)
+        return self
 
     @property
     def topic_prefix(self) -> str:

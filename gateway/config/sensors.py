@@ -1,20 +1,218 @@
-"""The `sensors:` section: sensor streams, decoders, windows, rules."""
+"""The `sensors:` section: sensor streams, decoders, windows, report by exception, rules.
+
+A sensor is one `sensors:` entry: the MQTT topic filter its devices publish on, the
+decoder that reads them, the metrics it keeps (with their Home Assistant metadata), the
+window it summarises over, and the rules that raise `sensor.alert` events. Rules are a
+discriminated union on `type` (`threshold`, `rate_of_change`, `anomaly`).
+
+Decoder options are checked by building the decoder here, so a bad option is reported
+with its file, line and key before anything starts.
+"""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints, model_validator
 
+from devices.decoders import DecoderConfigError, make_decoder
 from gateway.config.base import Section
 from gateway.config.sections import ID_PATTERN
 
+METRIC_PATTERN = r"^[a-z0-9][a-z0-9_]{0,63}$"
+"""Metric names as the decoders produce them: lower case, digits and `_`."""
+
+Statistic = Literal["mean", "last", "min", "max"]
+MetricName = Annotated[str, StringConstraints(pattern=METRIC_PATTERN)]
+
+
+class MetricConfig(Section):
+    """One metric of a sensor: what is reported for it and how Home Assistant shows it."""
+
+    name: str | None = Field(None, description="Display name in Home Assistant; the key if unset.")
+    statistic: Statistic = Field(
+        "mean",
+        description="The window statistic that is the metric's `value`: compared with the "
+        "deadband and shown by Home Assistant.",
+    )
+    deadband: float | None = Field(
+        None,
+        ge=0,
+        description="Report by exception: a window summary is published only when `value` "
+        "moved more than this since the last published one (or the heartbeat is due). "
+        "Unset: every window is published.",
+    )
+    unit: str | None = Field(
+        None, max_length=32, description="Unit of measurement; the decoder's unit if unset."
+    )
+    device_class: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9_]{1,64}$",
+        description="Home Assistant sensor device class (`temperature`, `humidity`, ...).",
+    )
+    state_class: Literal["measurement", "total", "total_increasing"] | None = Field(
+        "measurement", description="Home Assistant state class; null for none."
+    )
+
+
+class _RuleBase(Section):
+    id: str = Field(..., pattern=ID_PATTERN, description="Rule id, unique within the sensor.")
+    metric: str = Field(..., pattern=METRIC_PATTERN, description="Metric the rule watches.")
+    device: str | None = Field(
+        None, description="Only readings of this device; every device of the sensor if unset."
+    )
+
+
+class ThresholdRule(_RuleBase):
+    """Alert while the value is above `above` (or below `below`); clear with hysteresis."""
+
+    type: Literal["threshold"] = Field(description="Threshold with hysteresis.")
+    above: float | None = Field(None, description="Alert when the value goes above this.")
+    below: float | None = Field(None, description="Alert when the value goes below this.")
+    hysteresis: float = Field(
+        0.0,
+        ge=0,
+        description="Clear only once the value is back this far inside the limit, so a "
+        "value hovering at the limit does not flap.",
+    )
+
+    @model_validator(mode="after")
+    def _one_limit_at_least(self) -> ThresholdRule:
+        if self.above is None and self.below is None:
+            msg = "give above, below, or both"
+            raise ValueError(msg)
+        if self.above is not None and self.below is not None and self.below >= self.above:
+            msg = "below must be less than above"
+            raise ValueError(msg)
+        return self
+
+
+class RateOfChangeRule(_RuleBase):
+    """Alert when the value changes more than `max_delta` within `period_s`."""
+
+    type: Literal["rate_of_change"] = Field(description="Rate of change.")
+    max_delta: float = Field(..., gt=0, description="Largest allowed change within period_s.")
+    period_s: float = Field(
+        60.0, gt=0, le=86_400, description="Look-back period of the change, in seconds."
+    )
+    direction: Literal["rise", "fall", "both"] = Field(
+        "both", description="Which changes count: rises, falls, or both."
+    )
+
+
+class AnomalyRule(_RuleBase):
+    """Alert when a value is `z` standard deviations off its EWMA mean."""
+
+    type: Literal["anomaly"] = Field(description="EWMA z-score anomaly.")
+    alpha: float = Field(
+        0.05, gt=0, lt=1, description="EWMA smoothing factor (weight of the newest reading)."
+    )
+    z: float = Field(4.0, gt=0, le=100, description="Alert at |value - mean| / std above this.")
+    clear_z: float | None = Field(
+        None, gt=0, description="Clear below this z-score; half of `z` if unset."
+    )
+    warmup: int = Field(
+        30, ge=2, le=100_000, description="Readings learned before the rule may alert."
+    )
+    min_std: float = Field(
+        1e-6, gt=0, description="Floor of the standard deviation (a flat signal is not noise-free)."
+    )
+
+
+RuleConfig = Annotated[ThresholdRule | RateOfChangeRule | AnomalyRule, Field(discriminator="type")]
+"""One rule, picked by its `type`."""
+
 
 class SensorConfig(Section):
-    """A sensor stream: which topics carry it and how its payloads are decoded."""
+    """A sensor stream: its topics, decoder, metrics, window and rules."""
 
     id: str = Field(..., pattern=ID_PATTERN, description="Unique sensor id.")
+    name: str | None = Field(None, description="Display name in Home Assistant; the id if unset.")
     topic: str = Field(..., min_length=1, description="MQTT topic filter (wildcards allowed).")
     decoder: Literal["plain", "json", "tasmota", "zigbee2mqtt", "shelly"] = Field(
         "json", description="Payload decoder for this topic."
     )
+    decoder_options: dict[str, Any] = Field(
+        default_factory=dict,
+        description="Keyword options of the decoder (e.g. json: `fields`, `units`, "
+        "`device_from_topic`; plain: `device`, `metric`, `unit`). Checked at load. The "
+        "json decoder without `fields` reads each metric from the top-level key of its name.",
+    )
+    max_bytes: int = Field(
+        4096,
+        ge=16,
+        le=16 * 1024 * 1024,
+        description="Payloads larger than this are rejected (`too_large`) before parsing.",
+    )
+    device: str | None = Field(
+        None, description="Only readings of this device; every device on the topic if unset."
+    )
+    metrics: dict[MetricName, MetricConfig] = Field(
+        default_factory=dict,
+        description="Metrics kept, by name as the decoder gives them; others are ignored. "
+        "Empty: every metric is kept (and none is announced to Home Assistant).",
+    )
+    window_s: float = Field(
+        60.0, gt=0, le=86_400, description="Tumbling window length: one summary per window."
+    )
+    heartbeat_s: float = Field(
+        600.0,
+        gt=0,
+        le=7 * 86_400,
+        description="Publish a summary at least this often, even inside the deadband.",
+    )
+    expected_interval_s: float | None = Field(
+        None,
+        gt=0,
+        le=7 * 86_400,
+        description="A device silent for longer than this is `device.offline` until it "
+        "reports again (`device.online`). Unset: no liveness check.",
+    )
+    rules: list[RuleConfig] = Field(default_factory=list, description="Alert rules.")
+
+    def decoder_kwargs(self) -> dict[str, Any]:
+        """Keyword options for `make_decoder`: `decoder_options` plus `max_bytes`.
+
+        The json decoder without `fields` reads each configured metric from the
+        top-level key of the same name.
+        """
+        options = {**self.decoder_options, "max_bytes": self.max_bytes}
+        if self.decoder == "json" and "fields" not in options and self.metrics:
+            options["fields"] = {name: name for name in self.metrics}
+        return options
+
+    @model_validator(mode="after")
+    def _check(self) -> SensorConfig:
+        if "max_bytes" in self.decoder_options:
+            msg = "set max_bytes on the sensor, not in decoder_options"
+            raise ValueError(msg)
+        try:
+            make_decoder(self.decoder, **self.decoder_kwargs())
+        except (DecoderConfigError, TypeError, AttributeError) as exc:
+            # TypeError/AttributeError: an option of the wrong shape (`fields: 3`).
+            # A bare `{id, topic}` entry is a placeholder that validates (the runtime
+            # refuses to start it, with this same message); given options must be right.
+            if self.decoder_options or self.metrics:
+                msg = f"decoder_options: {exc}"
+                raise ValueError(msg) from None
+        ids = [r.id for r in self.rules]
+        if dup := sorted({i for i in ids if ids.count(i) > 1}):
+            msg = f"duplicate rule id(s): {', '.join(dup)}"
+            raise ValueError(msg)
+        if self.metrics:
+            unknown = sorted({r.metric for r in self.rules} - set(self.metrics))
+            if unknown:
+                msg = f"rules watch metric(s) not in metrics: {', '.join(unknown)}"
+                raise ValueError(msg)
+        return self
+
+
+__all__ = [
+    "AnomalyRule",
+    "MetricConfig",
+    "RateOfChangeRule",
+    "RuleConfig",
+    "SensorConfig",
+    "Statistic",
+    "ThresholdRule",
+]

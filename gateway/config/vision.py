@@ -1,15 +1,87 @@
-"""The `cameras:` and `models:` sections."""
+"""The `cameras:` and `models:` sections.
+
+A camera names where frames come from, how often to look at them, motion gating, the
+tracker, the escalation band and the model to run. A model is a model-store name (see
+`edgegw models list`) or a user's own .tflite file with its decoder and labels. Model
+files are not opened here: a missing one is reported when the gateway starts, with the
+command that fetches it.
+"""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, model_validator
 
 from gateway.config.base import Section
+from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
+from gateway.vision.motion_config import MotionConfig
+from gateway.vision.tracker import TrackerConfig
+
+DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
+NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
+OptionValue = str | int | float | bool
+
+
+class EscalationConfig(Section):
+    """The cascade band on a track's best score: `>= high` settled, `< low` dropped."""
+
+    low: float = Field(
+        0.5, ge=0.0, le=1.0, description="Tracks whose best score is below this are dropped."
+    )
+    high: float = Field(
+        0.99,
+        ge=0.0,
+        le=1.0,
+        description="Tracks whose best score reaches this are settled at the edge; between "
+        "`low` and `high` a track is a hard case (its best crop goes to the cloud model).",
+    )
+    enabled: bool = Field(True, description="Emit `vision.hard_case` events at all.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if not self.low < self.high:
+            msg = f"escalation band needs low < high, got [{self.low}, {self.high})"
+            raise ValueError(msg)
+        return self
+
+
+class CameraEventsConfig(Section):
+    """How a camera's tracks become events, counts and snapshots."""
+
+    update_interval_s: float = Field(
+        10.0,
+        ge=0.0,
+        le=3600.0,
+        description="Least seconds between `update` events of one track (0: no updates).",
+    )
+    snapshot: bool = Field(
+        True, description="Publish a retained JPEG of a track's best frame on `.../snapshot`."
+    )
+    snapshot_quality: int = Field(80, ge=1, le=100, description="JPEG quality of snapshots.")
+    crop_quality: int = Field(90, ge=1, le=100, description="JPEG quality of hard-case crops.")
+    crop_margin: float = Field(
+        8.0, ge=0.0, le=512.0, description="Pixels added around a track's box for its crop."
+    )
+
+
+class ReconnectConfig(Section):
+    """Backoff for OpenCV sources that fail to open or stop delivering frames."""
+
+    min_delay_s: float = Field(1.0, gt=0.0, le=600.0, description="First retry delay.")
+    max_delay_s: float = Field(30.0, gt=0.0, le=3600.0, description="Cap of the retry delay.")
+    open_timeout_s: float = Field(
+        10.0, gt=0.0, le=600.0, description="Give up opening a stream after this long."
+    )
+    read_timeout_s: float = Field(
+        10.0, gt=0.0, le=600.0, description="A stream silent this long is reopened."
+    )
 
 
 class CameraConfig(Section):
-    """A camera: where frames come from."""
+    """A camera: where frames come from and what runs on them."""
 
     id: str = Field(..., pattern=ID_PATTERN, description="Unique camera id.")
     source: str = Field(
@@ -18,7 +90,55 @@ class CameraConfig(Section):
         description="`mqtt:<topic>` for JPEG frames over MQTT, or an OpenCV source: a file "
         "path, an rtsp:// or http:// URL, or a USB index.",
     )
-    model: str | None = Field(None, description="Id of the entry in `models:` to run.")
+    payload: Literal["jpeg", "base64"] = Field(
+        "jpeg", description="MQTT sources: raw JPEG bytes (ESP32-CAM style) or base64 text."
+    )
+    loop: bool = Field(
+        False, description="File sources: start again at the end instead of stopping."
+    )
+    model: str | None = Field(
+        None, description="Id of the entry in `models:` to run; none runs motion only."
+    )
+    enabled: bool = Field(True, description="Start this camera.")
+    detect_fps: float = Field(
+        10.0,
+        gt=0.0,
+        le=120.0,
+        description="Most frames per second to process; newer frames replace waiting ones.",
+    )
+    resize_width: int | None = Field(
+        None,
+        ge=32,
+        le=7680,
+        description="Downscale frames to this width (keeping the aspect) before processing.",
+    )
+    motion: MotionConfig = Field(
+        default_factory=MotionConfig, description="Motion gating (`enabled: false`: whole frames)."
+    )
+    tracker: TrackerConfig = Field(
+        default_factory=TrackerConfig, description="Tracker, zones and detection filters."
+    )
+    escalation: EscalationConfig = Field(
+        default_factory=EscalationConfig, description="Escalation band for hard cases."
+    )
+    events: CameraEventsConfig = Field(
+        default_factory=CameraEventsConfig, description="Events, counts and snapshots."
+    )
+    reconnect: ReconnectConfig = Field(
+        default_factory=ReconnectConfig, description="Reconnect backoff for OpenCV sources."
+    )
+
+    @property
+    def mqtt_topic(self) -> str | None:
+        """Return the MQTT topic of an `mqtt:` source, else None."""
+        return self.source.removeprefix("mqtt:") if self.source.startswith("mqtt:") else None
+
+    @model_validator(mode="after")
+    def _check_source(self) -> Self:
+        if self.mqtt_topic is not None and not self.mqtt_topic:
+            msg = "source `mqtt:` needs a topic, e.g. `mqtt:cameras/door/jpeg`"
+            raise ValueError(msg)
+        return self
 
 
 class ModelConfig(Section):
@@ -26,5 +146,51 @@ class ModelConfig(Section):
 
     id: str = Field(..., pattern=ID_PATTERN, description="Unique model id, used by cameras.")
     name: str | None = Field(None, description="Model store name (see `edgegw models list`).")
-    path: str | None = Field(None, description="Path of the user's own .tflite file.")
+    path: ConfigPath | None = Field(None, description="Path of the user's own .tflite file.")
+    decoder: DecoderName | None = Field(
+        None,
+        description="Output decoder; required with `path`, taken from the store with `name`.",
+    )
+    labels: list[str] | ConfigPath | None = Field(
+        None,
+        description="Class labels: a list or a one-per-line file (default: the file beside "
+        "the model, `<stem>.labels.txt`).",
+    )
+    normalization: NormalizationName | None = Field(
+        None,
+        description="Input scaling: `[-1,1]`, `[0,1]` or `raw` 0-255 (default: the store's, "
+        "or `[0,1]` for a file).",
+    )
+    letterbox: bool = Field(True, description="Keep the aspect ratio, padding to the input.")
     num_threads: int = Field(2, ge=1, le=64, description="Interpreter threads.")
+    delegate: str | None = Field(
+        None, description="External delegate library, e.g. `libedgetpu.so.1` for a Coral."
+    )
+    score_threshold: float = Field(
+        0.3, ge=0.0, le=1.0, description="Detections scoring lower are discarded."
+    )
+    options: dict[str, OptionValue] = Field(
+        default_factory=dict,
+        description="Extra decoder options (e.g. `anchors`, `iou_threshold`, `layout`).",
+    )
+
+    @model_validator(mode="after")
+    def _name_or_path(self) -> Self:
+        if (self.name is None) == (self.path is None):
+            msg = "give exactly one of `name` (model store) or `path` (your own .tflite)"
+            raise ValueError(msg)
+        if self.path is not None and self.decoder is None:
+            msg = "a model given by `path` needs `decoder` (mediapipe_ssd, tflite_ssd, yolo, ...)"
+            raise ValueError(msg)
+        if self.name is not None:
+            from gateway.vision.models import CATALOGUE
+
+            if self.name not in CATALOGUE:
+                msg = f"unknown model {self.name!r}; the store has: {', '.join(sorted(CATALOGUE))}"
+                raise ValueError(msg)
+        return self
+
+    @property
+    def model_file(self) -> str | Path:
+        """Return the store name or the file path, as `models.resolve` takes it."""
+        return self.path if self.path is not None else str(self.name)

@@ -4,12 +4,36 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from paho.mqtt.client import topic_matches_sub
+
+@dataclass(slots=True, frozen=True)
+class TopicFilter:
+    """A subscription filter split once into levels, for fast matching (MQTT 3.1.1 §4.7)."""
+
+    pattern: str
+    levels: tuple[str, ...]
+
+    @classmethod
+    def parse(cls, pattern: str) -> TopicFilter:
+        """Split `pattern` into its levels."""
+        return cls(pattern, tuple(pattern.split("/")))
+
+    def matches(self, topic: str) -> bool:
+        """Whether `topic` matches: `+` is one level, a final `#` is any number (even none)."""
+        levels = topic.split("/")
+        # §4.7.2: filters starting with a wildcard do not match topics starting with `$`.
+        if topic.startswith("$") and self.levels[0] in ("+", "#"):
+            return False
+        for i, want in enumerate(self.levels):
+            if want == "#":
+                return True
+            if i >= len(levels) or (want != "+" and want != levels[i]):
+                return False
+        return len(levels) == len(self.levels)
 
 
 def matches(pattern: str, topic: str) -> bool:
     """Whether `topic` matches the subscription filter `pattern` (`+` and `#`)."""
-    return bool(topic_matches_sub(pattern, topic))
+    return TopicFilter.parse(pattern).matches(topic)
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,10 +1,40 @@
-"""Camera pipelines: source -> motion -> detector on regions -> tracker -> events."""
+"""Camera pipelines: source -> motion -> detector on regions -> tracker -> events.
+
+`start` checks every camera's model before anything runs: a camera naming a model that
+is not in `models:`, or a store model that was never fetched, stops the gateway at
+startup with the command that fetches it. OpenCV and LiteRT are imported only when
+there is a camera, so a gateway without cameras starts fast.
+"""
 
 from __future__ import annotations
 
+import logging
+
+from gateway.errors import ModelError
 from gateway.runtime.context import RuntimeContext
+
+log = logging.getLogger(__name__)
 
 
 async def start(ctx: RuntimeContext) -> None:
-    """Start one camera pipeline per `ctx.config.cameras` entry (not yet wired)."""
-    del ctx  # Filled in by the vision issue.
+    """Start one supervised camera component per enabled `ctx.config.cameras` entry."""
+    cameras = [c for c in ctx.config.cameras if c.enabled]
+    if not cameras:
+        return
+    from gateway.vision.component import CameraComponent
+    from gateway.vision.models import resolve
+
+    models = {m.id: m for m in ctx.config.models}
+    for camera in cameras:
+        model = None
+        if camera.model is not None:
+            model = models.get(camera.model)
+            if model is None:
+                known = ", ".join(sorted(models)) or "none"
+                msg = f"camera {camera.id}: model {camera.model!r} is not in `models:` ({known})"
+                raise ModelError(msg)
+            resolve(model.model_file)  # ModelNotFoundError names the fetch command
+    for camera in cameras:
+        model = models.get(camera.model) if camera.model is not None else None
+        ctx.supervisor.start(CameraComponent(camera, model, ctx))
+        log.info("camera %s: %s, model %s", camera.id, camera.source, camera.model or "none")

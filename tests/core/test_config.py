@@ -192,3 +192,13 @@ def test_validate_command_exit_codes_and_no_secrets(
     assert main(["validate", str(bad)]) == 1
     err = capsys.readouterr().err
     assert f"{bad}:2: mqtt.port: Input should be less than or equal to 65535" in err
+
+
+def test_camera_naming_an_unknown_model_is_rejected(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "gateway: {id: gw1}\ncameras:\n  - {id: c1, source: 'mqtt:cam/1', model: nope}\n"
+        "models:\n  - {id: person, name: visual_wake_words}\n",
+    )
+    (issue,) = issues(path)
+    assert "cameras name model(s) not in `models:`: nope (known: person)" in issue

@@ -10,10 +10,12 @@ import random
 from pathlib import Path
 
 import pytest
+from paho.mqtt.client import topic_matches_sub
 
 from gateway.backoff import Backoff
 from gateway.config import parse_config
 from gateway.logs import JsonFormatter, RateLimitedLog, RedactFilter
+from gateway.mqtt.topics import matches
 from gateway.runtime import config_secrets
 
 REPO = Path(__file__).resolve().parents[2]
@@ -84,3 +86,26 @@ def test_outer_packages_never_import_gateway_or_each_other(
     assert files
     offenders = {str(f.relative_to(REPO)): _imported_packages(f) & forbidden for f in files}
     assert {f: bad for f, bad in offenders.items() if bad} == {}
+
+
+@pytest.mark.parametrize(
+    ("pattern", "topic", "expected"),
+    [
+        ("a/b", "a/b", True),
+        ("a/b", "a/c", False),
+        ("a/+", "a/b", True),
+        ("a/+", "a/b/c", False),
+        ("a/+/c", "a/b/c", True),
+        ("a/#", "a", True),  # MQTT 3.1.1 §4.7.1.2: `#` also matches the parent level
+        ("a/#", "a/b/c", True),
+        ("#", "a/b", True),
+        ("+/+", "a/b", True),
+        ("+", "a/b", False),
+        ("a/+", "a/", True),  # an empty level is a level
+        ("#", "$SYS/broker", False),  # §4.7.2: wildcards never match `$` topics at the root
+        ("$SYS/#", "$SYS/broker", True),
+    ],
+)
+def test_topic_filters_follow_the_mqtt_spec(pattern: str, topic: str, expected: bool) -> None:
+    assert matches(pattern, topic) is expected
+    assert bool(topic_matches_sub(pattern, topic)) is expected  # paho agrees

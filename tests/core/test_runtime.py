@@ -215,7 +215,11 @@ async def test_demo_config_runs_on_the_embedded_broker(
 
     async with aiomqtt.Client("127.0.0.1", port) as c:
         await c.subscribe("edgegw/demo/status", qos=1)
-        assert (await next_message(c)).payload == b"online"
+        # amqtt 0.12.1 also hands a new subscriber some retained messages of other topics
+        # (here: Home Assistant discovery); Mosquitto does not. Skip to ours.
+        while (message := await next_message(c)).topic.value != "edgegw/demo/status":
+            pass
+        assert message.payload == b"online"
     code, err = gw.stop()
     assert code == 0, err
 

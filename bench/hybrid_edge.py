@@ -1,0 +1,137 @@
+"""The edge side of `bench.hybrid`: the camera pipeline on a clip, and what it reported.
+
+`run_edge` drives the gateway's own `FrameAnalyzer` (built as `CameraComponent` builds
+it, from a camera and a model config) frame by frame and records each track's boxes.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from bench.blob_split import use_splitting_motion
+from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.vision.analyzer import FrameAnalyzer
+from gateway.vision.component import analyzer_settings, build_detector
+from gateway.vision.evaluation import TrackPath, TrackRecorder
+from gateway.vision.hardcase import Band, Decision
+from gateway.vision.motion import MotionConfig
+from gateway.vision.oracle import PERSON
+from gateway.vision.oracle_store import ORACLE_TRACKER, read_frames
+from gateway.vision.tracker import Track, TrackerConfig
+
+__all__ = ["SHIPPED", "EdgeRun", "EdgeSettings", "EndedTrack", "kept_by_edge", "run_edge"]
+
+
+@dataclass(slots=True, frozen=True)
+class EndedTrack:
+    """A track the edge ended, with its best crop (JPEG) and event size."""
+
+    track: Track
+    crop: bytes | None
+    event_bytes: int
+
+
+@dataclass(slots=True, frozen=True)
+class EdgeRun:
+    """What the edge pipeline did on the clip."""
+
+    ended: tuple[EndedTrack, ...]
+    paths: tuple[TrackPath, ...]
+    cpu_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class EdgeSettings:
+    """The knobs of the edge run that the bench varies; the rest is the shipped config."""
+
+    motion: Literal["average", "mog2"] = "average"
+    min_score: float = 0.5
+    """Tracker `min_score` and the model's `score_threshold` (shipped: 0.5)."""
+    split_blobs: bool = False
+    """EXPERIMENT (`bench.blob_split`): cut wide motion blobs into person-wide boxes."""
+    lenient_tracker: bool = False
+    """Tracker settings as the oracle's: IoU 0.2, centre matching, 10 misses (config only)."""
+
+
+SHIPPED = EdgeSettings()
+
+
+def edge_config(settings: EdgeSettings) -> tuple[CameraConfig, ModelConfig]:
+    """Return the camera and model of `configs/gateway.example.yaml`, with `settings`."""
+    camera = CameraConfig(
+        id="bench",
+        source="vtest.avi",
+        model="person",
+        motion=MotionConfig(method=settings.motion),
+        tracker=_tracker(settings),
+    )
+    model = ModelConfig(
+        id="person", name="visual_wake_words", num_threads=1, score_threshold=settings.min_score
+    )
+    return camera, model
+
+
+def _tracker(settings: EdgeSettings) -> TrackerConfig:
+    if not settings.lenient_tracker:
+        return TrackerConfig(
+            labels=[PERSON], min_score=settings.min_score, min_hits=3, max_misses=5
+        )
+    lenient = ORACLE_TRACKER.model_dump(exclude={"labels", "min_score", "min_hits"})
+    return TrackerConfig(labels=[PERSON], min_score=settings.min_score, min_hits=3, **lenient)
+
+
+def run_edge(clip: Path, indices: list[int], src_fps: float, settings: EdgeSettings) -> EdgeRun:
+    """Run the camera pipeline on the frames and record its tracks, timing its CPU."""
+    camera, model = edge_config(settings)
+    analyzer = FrameAnalyzer(build_detector(model), analyzer_settings(camera, model))
+    if settings.split_blobs:
+        use_splitting_motion(analyzer)
+    recorder = TrackRecorder()
+    ended: list[EndedTrack] = []
+    cpu = 0.0
+    ts = 0.0
+    for frame in read_frames(clip, indices):
+        ts = frame.index / src_fps
+        t0 = time.process_time()
+        outcome = analyzer.process(frame.image, ts)
+        cpu += time.process_time() - t0
+        recorder.record(frame.index, outcome.active)
+        ended += [_ended(r.track, r.crop) for r in outcome.ended]
+    ended += [_ended(r.track, r.crop) for r in analyzer.flush(ts + 1.0).ended]
+    return EdgeRun(tuple(ended), tuple(recorder.paths()), cpu)
+
+
+def kept_by_edge(run: EdgeRun, band: Band) -> list[TrackPath]:
+    """Return the tracks the edge alone reports: every one the band does not drop."""
+    keep = {
+        e.track.id for e in run.ended if band.decide(e.track.best_score) is not Decision.DROPPED
+    }
+    return [p for p in run.paths if p.id in keep]
+
+
+def _ended(track: Track, crop: bytes | None) -> EndedTrack:
+    b = track.box
+    event = {  # the shape of a `vision.detection` end event, for its uplink size
+        "v": 1,
+        "id": "0" * 32,
+        "ts": 0.0,
+        "gateway": "bench",
+        "source": "bench",
+        "kind": "vision.detection",
+        "priority": "normal",
+        "data": {
+            "camera": "bench",
+            "phase": "end",
+            "track_id": track.id,
+            "label": track.label,
+            "best_score": round(track.best_score, 4),
+            "box": {"x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2},
+            "duration_s": round(track.last_seen - track.first_seen, 3),
+            "hits": track.hits,
+        },
+    }
+    return EndedTrack(track, crop, len(json.dumps(event, separators=(",", ":"))))

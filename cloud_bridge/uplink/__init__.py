@@ -1,0 +1,45 @@
+"""The uplink: deliver the outbox to the cloud, with retries, a breaker and budgets.
+
+    Channel(outbox, klass, RetryPolicy, CircuitBreaker, observer)
+    EventSender(channel, EventClient(url))          events -> POST /v1/events (gzip JSON)
+    HardCaseSender(channel, OipClient(url), ...)    hard cases -> OIP infer -> Verdict
+
+Errors are the `UplinkError` tree of `cloud_bridge.oip.errors`; `classify` maps them to
+retry decisions. Nothing here imports `gateway`: config values, stats (`UplinkObserver`)
+and the verdict callback are passed in.
+"""
+
+from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
+from cloud_bridge.uplink.budget import Budget
+from cloud_bridge.uplink.delivery import Channel, EventSender, HardCaseSender
+from cloud_bridge.uplink.event_client import EventAck, EventClient
+from cloud_bridge.uplink.hard_cases import (
+    NEGATIVE_LABELS,
+    HardCase,
+    Outcome,
+    Verdict,
+    verdict_from_response,
+)
+from cloud_bridge.uplink.observer import NullObserver, UplinkObserver
+from cloud_bridge.uplink.policy import Failure, RetryPolicy, classify
+
+__all__ = [
+    "NEGATIVE_LABELS",
+    "Budget",
+    "Channel",
+    "CircuitBreaker",
+    "CircuitState",
+    "EventAck",
+    "EventClient",
+    "EventSender",
+    "Failure",
+    "HardCase",
+    "HardCaseSender",
+    "NullObserver",
+    "Outcome",
+    "RetryPolicy",
+    "UplinkObserver",
+    "Verdict",
+    "classify",
+    "verdict_from_response",
+]

@@ -1,0 +1,134 @@
+"""Hard cases in the outbox, and the cloud model's answer turned into a verdict.
+
+A hard case waits in the outbox as a small JSON document (`HardCase.to_payload`) with
+the JPEG crop as the item's media. The cloud model answers with two outputs, `label`
+(BYTES, one string) and `score` (one number: the model's confidence in that label);
+`verdict_from_response` compares that with the edge's guess.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from cloud_bridge.oip.errors import UplinkProtocolError
+from cloud_bridge.oip.protocol import InferenceResponse
+
+__all__ = ["NEGATIVE_LABELS", "HardCase", "Outcome", "Verdict", "verdict_from_response"]
+
+NEGATIVE_LABELS = frozenset({"", "background", "none", "no_object", "non_person"})
+"""Cloud labels that mean "nothing there": the edge's guess is rejected."""
+
+
+@dataclass(slots=True, frozen=True)
+class HardCase:
+    """What the edge could not settle: its guess about `source`'s crop, and the band.
+
+    `band_middle` is the middle of the escalation band the score fell into; the
+    distance from it orders hard cases by uncertainty (closest first).
+    """
+
+    id: str
+    source: str
+    label: str
+    score: float
+    band_middle: float
+    extra: dict[str, Any]
+
+    @property
+    def uncertainty(self) -> float:
+        """1.0 at the band's middle, falling to 0.0 one unit of score away."""
+        return max(0.0, 1.0 - abs(self.score - self.band_middle))
+
+    def to_payload(self) -> bytes:
+        """The outbox payload (JSON)."""
+        return json.dumps(
+            {
+                "id": self.id,
+                "source": self.source,
+                "label": self.label,
+                "score": self.score,
+                "band_middle": self.band_middle,
+                "extra": self.extra,
+            },
+            separators=(",", ":"),
+        ).encode()
+
+    @classmethod
+    def from_payload(cls, payload: bytes) -> HardCase:
+        """Read an outbox payload back; ValueError when it is not one."""
+        try:
+            raw = json.loads(payload)
+            return cls(
+                id=str(raw["id"]),
+                source=str(raw["source"]),
+                label=str(raw["label"]),
+                score=float(raw["score"]),
+                band_middle=float(raw["band_middle"]),
+                extra=dict(raw.get("extra") or {}),
+            )
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"not a hard-case payload: {exc}") from exc
+
+
+class Outcome(enum.StrEnum):
+    """What the cloud made of the edge's guess."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    RELABELLED = "relabelled"
+
+
+@dataclass(slots=True, frozen=True)
+class Verdict:
+    """The cloud's judgement of one hard case."""
+
+    hard_case: HardCase
+    outcome: Outcome
+    cloud_label: str
+    cloud_score: float
+    model_name: str
+    model_version: str | None
+    round_trip_ms: float
+
+
+def verdict_from_response(
+    case: HardCase,
+    response: InferenceResponse,
+    *,
+    min_score: float,
+    round_trip_ms: float,
+) -> Verdict:
+    """Compare the cloud's `label`/`score` outputs with the edge's guess.
+
+    Confirmed: same label with score >= `min_score`. Rejected: a negative label, or the
+    same label below `min_score`. Relabelled: another label. Raises UplinkProtocolError
+    when the outputs are missing or malformed (the model is not a hard-case judge).
+    """
+    try:
+        labels = response.output("label").as_strings()
+        scores = response.output("score").as_numpy().reshape(-1)
+        if len(labels) != 1 or scores.size != 1:
+            raise ValueError(f"expected one label and one score, got {len(labels)}/{scores.size}")
+        label, score = labels[0], float(scores[0])
+    except (KeyError, ValueError, TypeError) as exc:
+        raise UplinkProtocolError(
+            f"model {response.model_name!r} answered without usable label/score outputs: {exc}"
+        ) from exc
+    if label.lower() in NEGATIVE_LABELS or (label == case.label and score < min_score):
+        outcome = Outcome.REJECTED
+    elif label == case.label:
+        outcome = Outcome.CONFIRMED
+    else:
+        outcome = Outcome.RELABELLED
+    return Verdict(
+        hard_case=case,
+        outcome=outcome,
+        cloud_label=label,
+        cloud_score=score,
+        model_name=response.model_name,
+        model_version=response.model_version,
+        round_trip_ms=round_trip_ms,
+    )

@@ -1,0 +1,52 @@
+"""Turn the cloud's verdict into a `cloud.verdict` event, and keep the latest per camera."""
+
+from __future__ import annotations
+
+from cloud_bridge.uplink import Verdict
+from gateway.events import Event, Events, Priority
+from gateway.mqtt.bus import MqttBus
+from gateway.mqtt.topics import Topics
+
+__all__ = ["VerdictPublisher", "verdict_topic"]
+
+VERDICT_KIND = "cloud.verdict"
+
+
+def verdict_topic(topics: Topics, camera: str) -> str:
+    """Latest verdict of a camera (retained): `<prefix>/cameras/<camera>/verdict`."""
+    return f"{topics.prefix}/cameras/{camera}/verdict"
+
+
+class VerdictPublisher:
+    """Emit each verdict as an event (local MQTT, other sinks) and retain it per camera."""
+
+    def __init__(self, *, events: Events, bus: MqttBus, topics: Topics) -> None:
+        self._events = events
+        self._bus = bus
+        self._topics = topics
+
+    def __call__(self, verdict: Verdict) -> Event:
+        """Publish `verdict`; return its event."""
+        case = verdict.hard_case
+        event = self._events.make(
+            source=case.source,
+            kind=VERDICT_KIND,
+            priority=Priority(min(int(case.extra.get("priority", 1)), Priority.CRITICAL)),
+            data={
+                "hard_case_id": case.id,
+                "verdict": verdict.outcome.value,
+                "cloud_label": verdict.cloud_label,
+                "cloud_score": round(verdict.cloud_score, 4),
+                "edge_label": case.label,
+                "edge_score": case.score,
+                "model": verdict.model_name,
+                "model_version": verdict.model_version,
+                "round_trip_ms": round(verdict.round_trip_ms, 1),
+                **{k: v for k, v in case.extra.items() if k in {"track", "track_id", "box"}},
+            },
+        )
+        self._events.emit(event)
+        self._bus.publish(
+            verdict_topic(self._topics, case.source), event.to_json(), qos=1, retain=True
+        )
+        return event

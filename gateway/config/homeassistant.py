@@ -1,0 +1,23 @@
+"""The `homeassistant:` section: MQTT discovery of the gateway and its sensors."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from gateway.config.base import Section
+
+
+class HomeAssistantSection(Section):
+    """Home Assistant MQTT discovery (on by default)."""
+
+    discovery: bool = Field(
+        True,
+        description="Announce the gateway, each configured sensor metric and each rule to "
+        "Home Assistant; remove entities of sensors no longer configured.",
+    )
+    discovery_prefix: str = Field(
+        "homeassistant",
+        min_length=1,
+        pattern=r"^[^#+]+$",
+        description="Home Assistant's discovery prefix; its birth message is `<prefix>/status`.",
+    )

@@ -1,0 +1,193 @@
+"""Home Assistant MQTT discovery, following HA's documented schema.
+
+- The gateway is a device: its `status` (binary_sensor, connectivity) and a few stats
+  (diagnostic sensors read from `<prefix>/stats`).
+- Each configured sensor is a device (`via_device`: the gateway); each of its configured
+  metrics is a `sensor` reading `<prefix>/sensors/<sensor>/state`, each rule a
+  `binary_sensor` (device class `problem`) on the same topic.
+- Every entity's `availability` is `<prefix>/status` (`online`/`offline`, the Will).
+- Configs are retained; sent again when Home Assistant's birth message
+  (`<discovery prefix>/status` = `online`) arrives.
+- A retained config under this gateway's node that the current config no longer has
+  (a removed sensor, metric or rule) is deleted with an empty retained payload, as HA
+  documents: retained configs come back on subscribe, so this also cleans up after the
+  gateway was reconfigured while it was down.
+
+Topics: `<discovery prefix>/<component>/edgegw_<gateway id>/<object id>/config`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from gateway import __version__
+from gateway.config import GatewayConfig, SensorConfig
+from gateway.mqtt.bus import Message, MqttBus
+from gateway.mqtt.topics import Topics
+
+log = logging.getLogger(__name__)
+
+ORIGIN = {
+    "name": "edgegw",
+    "sw_version": __version__,
+}
+STATS_ENTITIES: tuple[tuple[str, str, str | None, str | None, str], ...] = (
+    # (object id, name, device class, unit, stats key)
+    ("uptime", "Uptime", "duration", "s", "uptime_seconds"),
+    ("readings_in", "Readings in", None, None, "sensors_readings_in"),
+    ("decode_errors", "Rejected payloads", None, None, "sensors_decode_errors"),
+    ("alerts", "Alerts", None, None, "sensors_alerts"),
+    ("reduction_ratio", "Reduction ratio", None, None, "sensors_reduction_ratio"),
+)
+
+
+def _dumps(doc: dict[str, Any]) -> bytes:
+    return json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _Builder:
+    """The discovery payloads of one gateway config."""
+
+    def __init__(self, config: GatewayConfig, topics: Topics) -> None:
+        self.config = config
+        self.topics = topics
+        self.gw = config.gateway.id
+        self.node = f"edgegw_{self.gw}"
+        self.prefix = config.homeassistant.discovery_prefix
+        self.availability = [
+            {
+                "topic": topics.status,
+                "payload_available": "online",
+                "payload_not_available": "offline",
+            }
+        ]
+        self.gateway_device = {
+            "identifiers": [self.node],
+            "name": config.gateway.name or f"edgegw {self.gw}",
+            "manufacturer": "edgegw",
+            "model": "edge gateway",
+            "sw_version": __version__,
+        }
+
+    def topic(self, component: str, object_id: str) -> str:
+        return f"{self.prefix}/{component}/{self.node}/{object_id}/config"
+
+    def gateway_entities(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {
+            self.topic("binary_sensor", "status"): {
+                "name": "Status",
+                "unique_id": f"{self.node}_status",
+                "state_topic": self.topics.status,
+                "payload_on": "online",
+                "payload_off": "offline",
+                "device_class": "connectivity",
+                "entity_category": "diagnostic",
+                "device": self.gateway_device,
+                "origin": ORIGIN,
+            }
+        }
+        for object_id, name, device_class, unit, key in STATS_ENTITIES:
+            entity: dict[str, Any] = {
+                "name": name,
+                "unique_id": f"{self.node}_{object_id}",
+                "state_topic": self.topics.stats,
+                "value_template": f"{{{{ value_json.metrics.{key} }}}}",
+                "state_class": "measurement",
+                "entity_category": "diagnostic",
+                "availability": self.availability,
+                "device": self.gateway_device,
+                "origin": ORIGIN,
+            }
+            if device_class is not None:
+                entity["device_class"] = device_class
+            if unit is not None:
+                entity["unit_of_measurement"] = unit
+            out[self.topic("sensor", object_id)] = entity
+        return out
+
+    def sensor_entities(self, sensor: SensorConfig) -> dict[str, dict[str, Any]]:
+        device = {
+            "identifiers": [f"{self.node}_{sensor.id}"],
+            "name": sensor.name or sensor.id,
+            "via_device": self.node,
+        }
+        state_topic = self.topics.sensor_state(sensor.id)
+        out: dict[str, dict[str, Any]] = {}
+        for metric, cfg in sensor.metrics.items():
+            entity: dict[str, Any] = {
+                "name": cfg.name or metric.replace("_", " ").capitalize(),
+                "unique_id": f"{self.node}_{sensor.id}_{metric}",
+                "state_topic": state_topic,
+                "value_template": f"{{{{ value_json.metrics.{metric}.value }}}}",
+                "json_attributes_topic": state_topic,
+                "json_attributes_template": f"{{{{ value_json.metrics.{metric} | tojson }}}}",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            }
+            if cfg.device_class is not None:
+                entity["device_class"] = cfg.device_class
+            if cfg.unit is not None:
+                entity["unit_of_measurement"] = cfg.unit
+            if cfg.state_class is not None:
+                entity["state_class"] = cfg.state_class
+            out[self.topic("sensor", f"{sensor.id}-{metric}")] = entity
+        for rule in sensor.rules:
+            out[self.topic("binary_sensor", f"{sensor.id}-{rule.id}")] = {
+                "name": rule.id.replace("_", " ").capitalize(),
+                "unique_id": f"{self.node}_{sensor.id}_rule_{rule.id}",
+                "state_topic": state_topic,
+                "value_template": f"{{{{ value_json.rules['{rule.id}'] }}}}",
+                "payload_on": "alert",
+                "payload_off": "ok",
+                "device_class": "problem",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            }
+        return out
+
+
+def discovery_configs(config: GatewayConfig, topics: Topics) -> dict[str, bytes]:
+    """Every discovery config of `config`: retained topic -> JSON payload."""
+    builder = _Builder(config, topics)
+    docs = builder.gateway_entities()
+    for sensor in config.sensors:
+        docs.update(builder.sensor_entities(sensor))
+    return {topic: _dumps(doc) for topic, doc in docs.items()}
+
+
+class Discovery:
+    """Publishes the configs, re-sends them on HA's birth message, deletes stale ones."""
+
+    def __init__(self, *, config: GatewayConfig, bus: MqttBus, topics: Topics) -> None:
+        self._bus = bus
+        self._prefix = config.homeassistant.discovery_prefix
+        self._node = f"edgegw_{config.gateway.id}"
+        self.configs = discovery_configs(config, topics)
+
+    def start(self) -> None:
+        """Subscribe to HA's status and this node's retained configs; publish the configs."""
+        self._bus.subscribe(f"{self._prefix}/status", self._on_ha_status, name="ha-status")
+        self._bus.subscribe(
+            f"{self._prefix}/+/{self._node}/+/config", self._on_config, name="ha-configs"
+        )
+        self.publish()
+
+    def publish(self) -> None:
+        """Publish every config, retained."""
+        for topic, payload in self.configs.items():
+            self._bus.publish(topic, payload, qos=1, retain=True)
+        log.info("home assistant discovery: %d entities announced", len(self.configs))
+
+    def _on_ha_status(self, message: Message) -> None:
+        if message.payload.strip() == b"online":
+            self.publish()
+
+    async def _on_config(self, message: Message) -> None:
+        if not message.retain or not message.payload or message.topic in self.configs:
+            return
+        log.info("home assistant discovery: removing stale entity %s", message.topic)
+        self._bus.publish(message.topic, b"", qos=1, retain=True)

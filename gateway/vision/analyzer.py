@@ -1,0 +1,265 @@
+"""One camera's per-frame work: motion -> model on regions or crops -> tracker -> media.
+
+Runs on the camera's worker thread (or in a benchmark loop); not thread-safe. A
+detection model runs on square regions around motion and around live tracks; a
+classifier (visual wake words) runs on each motion blob, and the blob becomes the
+detection's box. So with a classifier a group walking together is one blob and one
+track, and a person cut in two by a pole is only rejoined by the vertical merge; a
+detection model gives per-person boxes. With no model, blobs are tracked as `motion`.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import cv2
+import numpy as np
+
+from devices.cameras import Image, encode_jpeg
+from gateway.vision.decoders import ClassifierDecoder, Detection, nms
+from gateway.vision.detector import Detector
+from gateway.vision.geometry import Box, merge_overlapping, square_region
+from gateway.vision.motion import MotionConfig, MotionDetector, MotionResult
+from gateway.vision.tracker import IoUTracker, Track, TrackerConfig, TrackUpdate
+
+__all__ = ["AnalyzerSettings", "FrameAnalyzer", "FrameOutcome", "TrackReport"]
+
+Mode = Literal["detector", "classifier", "motion"]
+_NMS_IOU = 0.5
+_BOX_COLOUR = (0, 200, 255)
+
+
+@dataclass(slots=True, frozen=True)
+class AnalyzerSettings:
+    """What the analyzer needs from the camera's config."""
+
+    motion: MotionConfig = field(default_factory=MotionConfig)
+    tracker: TrackerConfig = field(default_factory=TrackerConfig)
+    score_threshold: float = 0.3
+    crop_margin: float = 8.0
+    snapshot_quality: int = 80
+    crop_quality: int = 90
+    snapshots: bool = True
+
+
+@dataclass(slots=True, frozen=True)
+class TrackReport:
+    """A track that started or ended on this frame, with its best pictures as JPEG."""
+
+    track: Track
+    snapshot: bytes | None
+    """The best frame so far, the box drawn on it."""
+    crop: bytes | None
+    """The best crop (only when the track ended)."""
+
+
+@dataclass(slots=True, frozen=True)
+class FrameOutcome:
+    """What one processed frame gave, handed from the worker thread to the loop."""
+
+    index: int
+    received_at: float
+    width: int
+    height: int
+    motion_fraction: float
+    has_motion: bool
+    detector_calls: int
+    inference_ms: float
+    detections: int
+    started: tuple[TrackReport, ...]
+    updated: tuple[Track, ...]
+    ended: tuple[TrackReport, ...]
+    active: tuple[Track, ...]
+
+
+@dataclass(slots=True)
+class _BestShot:
+    image: Image
+    box: Box
+    score: float
+
+
+class FrameAnalyzer:
+    """Motion gating, the model on regions, the tracker, and each track's best shot."""
+
+    def __init__(self, detector: Detector | None, settings: AnalyzerSettings) -> None:
+        self.detector = detector
+        self.settings = settings
+        self.mode: Mode = "motion"
+        if detector is not None:
+            classifier = isinstance(detector.decoder, ClassifierDecoder)
+            self.mode = "classifier" if classifier else "detector"
+        self.motion = MotionDetector(settings.motion)
+        self.tracker = IoUTracker(settings.tracker)
+        self._wanted = frozenset(settings.tracker.labels)
+        self._best: dict[int, _BestShot] = {}
+        self._index = -1
+        self._size: tuple[int, int] | None = None
+
+    def process(self, image: Image, received_at: float) -> FrameOutcome:
+        """Run one frame through motion, the model and the tracker."""
+        self._index += 1
+        height, width = image.shape[:2]
+        flushed: TrackUpdate | None = None
+        if self._size is not None and self._size != (width, height):
+            # A new picture size means a reconfigured camera: old boxes mean nothing now.
+            flushed = self.tracker.flush(received_at)
+        self._size = (width, height)
+        motion = self.motion.detect(image)
+        started = time.perf_counter()
+        detections, calls = self._detect(image, motion)
+        inference_ms = (time.perf_counter() - started) * 1000.0 if calls else 0.0
+        update = self.tracker.update(detections, received_at, self._index)
+        self._remember(image, update)
+        ended = [*(flushed.ended if flushed else []), *update.ended]
+        return FrameOutcome(
+            index=self._index,
+            received_at=received_at,
+            width=width,
+            height=height,
+            motion_fraction=motion.motion_fraction,
+            has_motion=motion.has_motion,
+            detector_calls=calls,
+            inference_ms=inference_ms,
+            detections=len(detections),
+            started=tuple(self._report(t, crop=False) for t in update.started),
+            updated=tuple(update.updated),
+            ended=tuple(self._finish(t) for t in ended),
+            active=tuple(update.active),
+        )
+
+    def flush(self, ts: float) -> FrameOutcome:
+        """End every live track (the camera stops) and return their reports."""
+        update = self.tracker.flush(ts)
+        ended = tuple(self._finish(t) for t in update.ended)
+        self._best.clear()
+        w, h = self._size if self._size is not None else (0, 0)
+        return FrameOutcome(self._index, ts, w, h, 0.0, False, 0, 0.0, 0, (), (), ended, ())
+
+    # ---- the model -----------------------------------------------------------------
+
+    def _detect(self, image: Image, motion: MotionResult) -> tuple[list[Detection], int]:
+        if self.mode == "motion" or self.detector is None:
+            return [Detection("motion", 1.0, b) for b in motion.boxes], 0
+        if self.mode == "classifier":
+            return self._classify_blobs(self.detector, image, motion.boxes)
+        return self._detect_regions(self.detector, image, motion.regions)
+
+    def _classify_blobs(
+        self, detector: Detector, image: Image, blobs: tuple[Box, ...]
+    ) -> tuple[list[Detection], int]:
+        decoder = detector.decoder
+        assert isinstance(decoder, ClassifierDecoder)
+        labels = decoder.labels
+        wanted = [i for i, name in enumerate(labels) if name in self._wanted]
+        height, width = image.shape[:2]
+        out: list[Detection] = []
+        calls = 0
+        for blob in blobs:
+            crop = _crop(image, blob.expand(self.settings.crop_margin).clip(width, height))
+            if crop is None:
+                continue
+            calls += 1
+            probs = decoder.probabilities(detector.model.invoke(detector.preprocessor(crop).tensor))
+            # The best *wanted* class (person), not the top-1 (which may be "non_person").
+            best = max(wanted, key=lambda i: probs[i]) if wanted else int(np.argmax(probs))
+            score = float(probs[best])
+            if score >= self.settings.score_threshold:
+                name = labels[best] if best < len(labels) else str(best)
+                out.append(Detection(name, score, blob))
+        return out, calls
+
+    def _detect_regions(
+        self, detector: Detector, image: Image, regions: tuple[Box, ...]
+    ) -> tuple[list[Detection], int]:
+        height, width = image.shape[:2]
+        cfg = self.settings.motion
+        if cfg.enabled and regions:
+            # Also look around live tracks, so a slow object is not lost between blobs.
+            around = [
+                square_region(t.box.expand(cfg.region_margin), cfg.region_min_size, width, height)
+                for t in self.tracker.tracks
+            ]
+            regions = tuple(
+                merge_overlapping(
+                    [*regions, *around],
+                    cfg.region_merge_overlap,
+                    cfg.region_min_size,
+                    width,
+                    height,
+                )
+            )
+        found: list[Detection] = []
+        calls = 0
+        for region in regions:
+            crop = _crop(image, region)
+            if crop is None:
+                continue
+            calls += 1
+            for det in detector.detect(crop):
+                if det.score >= self.settings.score_threshold:
+                    b = det.box
+                    box = Box(
+                        b.x1 + region.x1, b.y1 + region.y1, b.x2 + region.x1, b.y2 + region.y1
+                    )
+                    found.append(Detection(det.label, det.score, box))
+        if len(regions) > 1 and len(found) > 1:
+            found = _dedupe(found)
+        return found, calls
+
+    # ---- best shots ----------------------------------------------------------------
+
+    def _remember(self, image: Image, update: TrackUpdate) -> None:
+        live = {t.id: t for t in self.tracker.tracks}
+        for track in live.values():
+            if track.best_frame_index == self._index:
+                self._best[track.id] = _BestShot(image, track.best_box, track.best_score)
+        for gone in set(self._best) - set(live) - {t.id for t in update.ended}:
+            del self._best[gone]  # tentative tracks that vanished
+
+    def _report(self, track: Track, *, crop: bool) -> TrackReport:
+        shot = self._best.get(track.id)
+        if shot is None:
+            return TrackReport(track, None, None)
+        snapshot = None
+        if self.settings.snapshots:
+            canvas = shot.image.copy()
+            x1, y1, x2, y2 = shot.box.to_int()
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
+            text = f"{track.label} {shot.score:.2f}"
+            cv2.putText(
+                canvas, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _BOX_COLOUR, 1
+            )
+            snapshot = encode_jpeg(canvas, self.settings.snapshot_quality)
+        crop_jpeg = None
+        if crop:
+            h, w = shot.image.shape[:2]
+            piece = _crop(shot.image, shot.box.expand(self.settings.crop_margin).clip(w, h))
+            crop_jpeg = (
+                encode_jpeg(piece, self.settings.crop_quality) if piece is not None else None
+            )
+        return TrackReport(track, snapshot, crop_jpeg)
+
+    def _finish(self, track: Track) -> TrackReport:
+        report = self._report(track, crop=True)
+        self._best.pop(track.id, None)
+        return report
+
+
+def _crop(image: Image, box: Box) -> Image | None:
+    x1, y1, x2, y2 = box.to_int()
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return None
+    return image[y1:y2, x1:x2]
+
+
+def _dedupe(found: list[Detection]) -> list[Detection]:
+    """Drop the copies of one object found in two overlapping regions."""
+    boxes = np.array([[d.box.x1, d.box.y1, d.box.x2, d.box.y2] for d in found], np.float32)
+    scores = np.array([d.score for d in found], np.float32)
+    labels = sorted({d.label for d in found})
+    classes = np.array([labels.index(d.label) for d in found], np.int32)
+    keep = nms(boxes, scores, _NMS_IOU, classes=classes, max_detections=len(found))
+    return [found[int(i)] for i in keep]

@@ -1,0 +1,205 @@
+"""`CameraComponent`: one supervised camera (source, worker thread, publisher) and model loading.
+
+A model that cannot be used (not a TFLite file, outputs that do not fit the decoder) is
+counted and logged clearly, and loading is retried with backoff: the camera waits, the
+other cameras go on. A model that is simply missing never gets here: `pipeline.start`
+stops the gateway at startup with the command that fetches it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
+from gateway.backoff import Backoff
+from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.errors import ModelError
+from gateway.logs import RateLimitedLog
+from gateway.mqtt.bus import Message
+from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcome
+from gateway.vision.camera import CameraWorker
+from gateway.vision.detector import Detector
+from gateway.vision.events import CameraPublisher
+from gateway.vision.models import CATALOGUE, resolve
+from gateway.vision.stats import CameraStats
+
+if TYPE_CHECKING:  # the runtime imports the pipelines: no import cycle at run time
+    from gateway.runtime.context import RuntimeContext
+
+__all__ = ["CameraComponent", "analyzer_settings", "build_detector"]
+
+log = logging.getLogger(__name__)
+
+
+def build_detector(model: ModelConfig) -> Detector:
+    """Load the configured model with its decoder; raise `ModelError` when it cannot be used."""
+    path = resolve(model.model_file)
+    spec = CATALOGUE.get(model.name) if model.name is not None else None
+    decoder = model.decoder or (spec.decoder if spec is not None else None)
+    if decoder is None:
+        msg = f"model {model.id!r} ({model.name}) has no decoder edgegw can run on camera frames"
+        raise ModelError(msg)
+    options: dict[str, object] = dict(spec.decoder_options) if spec is not None else {}
+    options.update(model.options)
+    if decoder != "classifier":  # the analyzer thresholds a classifier's wanted class itself
+        options.setdefault("score_threshold", model.score_threshold)
+    labels = model.labels
+    return Detector.from_file(
+        path,
+        decoder=decoder,
+        normalization=model.normalization or (spec.normalization if spec else "[0,1]"),
+        labels=labels if labels is not None else None,
+        letterbox=model.letterbox,
+        num_threads=model.num_threads,
+        delegate=model.delegate,
+        **options,
+    )
+
+
+def analyzer_settings(camera: CameraConfig, model: ModelConfig | None) -> AnalyzerSettings:
+    """Return the analyzer's settings from a camera's (and its model's) config."""
+    return AnalyzerSettings(
+        motion=camera.motion,
+        tracker=camera.tracker,
+        score_threshold=model.score_threshold if model is not None else 0.0,
+        crop_margin=camera.events.crop_margin,
+        snapshot_quality=camera.events.snapshot_quality,
+        crop_quality=camera.events.crop_quality,
+        snapshots=camera.events.snapshot,
+    )
+
+
+class CameraComponent:
+    """A camera under the supervisor: load the model, run the worker, feed it frames."""
+
+    def __init__(self, camera: CameraConfig, model: ModelConfig | None, ctx: RuntimeContext):
+        self.name = f"camera:{camera.id}"
+        self.camera = camera
+        self.model = model
+        self.stats = CameraStats(ctx.stats, camera.id)
+        self.publisher = CameraPublisher(
+            camera=camera, events=ctx.events, bus=ctx.bus, topics=ctx.topics, stats=self.stats
+        )
+        self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
+        self._worker: CameraWorker | None = None
+        self._done: asyncio.Future[None] | None = None
+        topic = camera.mqtt_topic
+        if topic is not None:
+            # Subscribed once: the subscription outlives restarts of `run`.
+            ctx.bus.subscribe(topic, self._on_message, qos=0, name=self.name)
+
+    def _on_message(self, message: Message) -> None:
+        frame = EncodedFrame(message.payload, time.monotonic(), self.camera.payload)
+        worker = self._worker
+        if worker is None:  # model still loading, or restarting
+            self.stats.frame_arrived(frame.received_at)
+            self.stats.frames_skipped.inc()
+            return
+        worker.submit(frame)
+
+    async def run(self) -> None:
+        """Run the camera until cancelled (or until a file source ends)."""
+        detector = await self._load_model()
+        loop = asyncio.get_running_loop()
+        self._done = done = loop.create_future()
+
+        def deliver(outcome: FrameOutcome) -> None:
+            loop.call_soon_threadsafe(self.publisher.handle, outcome)
+
+        def on_failure(exc: BaseException) -> None:
+            loop.call_soon_threadsafe(self._finish, exc)
+
+        def on_status(status: CaptureStatus) -> None:
+            loop.call_soon_threadsafe(self._on_capture, status)
+
+        worker = CameraWorker(
+            camera_id=self.camera.id,
+            analyzer=FrameAnalyzer(detector, analyzer_settings(self.camera, self.model)),
+            stats=self.stats,
+            deliver=deliver,
+            on_failure=on_failure,
+            min_interval_s=1.0 / self.camera.detect_fps,
+            resize_width=self.camera.resize_width,
+            rate_limited=self._rl,
+        )
+        worker.start()
+        capture = None
+        if self.camera.mqtt_topic is None:
+            r = self.camera.reconnect
+            capture = OpenCVCapture(
+                self.camera.source,
+                on_frame=worker.submit,
+                on_status=on_status,
+                retry=RetryPolicy(r.min_delay_s, r.max_delay_s, r.open_timeout_s, r.read_timeout_s),
+                loop=self.camera.loop,
+                name=f"capture:{self.camera.id}",
+            )
+            capture.start()
+        self._worker = worker
+        self.stats.ready.set(1)
+        try:
+            await done
+        finally:
+            self.stats.ready.set(0)
+            self._worker = None
+            if capture is not None:
+                await asyncio.to_thread(capture.stop)
+            last = await asyncio.to_thread(worker.stop)
+            if last is not None:
+                self.publisher.handle(last)
+
+    def _finish(self, exc: BaseException | None) -> None:
+        if self._done is None or self._done.done():
+            return
+        if exc is None:
+            self._done.set_result(None)
+        else:
+            self._done.set_exception(exc)
+
+    def _on_capture(self, status: CaptureStatus) -> None:
+        cam = self.camera.id
+        if status.event is CaptureEvent.OPENED:
+            log.info("camera %s: source %s opened", cam, status.detail)
+        elif status.event is CaptureEvent.ENDED:
+            log.info("camera %s: source ended (%s)", cam, status.detail)
+            self._finish(None)
+        else:
+            self.stats.error("source")
+            self._rl.warning(
+                f"source:{cam}",
+                "camera %s: %s (%s); retrying in %.1fs",
+                cam,
+                status.detail,
+                status.event.value,
+                status.retry_in_s or 0.0,
+            )
+
+    async def _load_model(self) -> Detector | None:
+        model = self.model
+        if model is None:
+            return None
+        backoff = Backoff(self.camera.reconnect.min_delay_s, 60.0)
+        while True:
+            try:
+                detector = await asyncio.to_thread(build_detector, model)
+            except ModelError as exc:
+                self.stats.error("model")
+                delay = backoff.next_delay()
+                self._rl.log(
+                    logging.ERROR,
+                    f"model:{self.camera.id}",
+                    "camera %s: model %s cannot be used: %s; retrying in %.1fs",
+                    self.camera.id,
+                    model.id,
+                    exc,
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            else:
+                log.info(
+                    "camera %s: model %s loaded (%s)", self.camera.id, model.id, detector.model
+                )
+                return detector

@@ -1,0 +1,49 @@
+"""The oracle as the reference cloud server's hard-case judge (an Open Inference Protocol model).
+
+Host it with `cloud_bridge.server.serve(..., models={"person": OracleJudge(PersonOracle())})`.
+"""
+
+from __future__ import annotations
+
+import threading
+
+import numpy as np
+
+from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput, read_image
+from cloud_bridge.server import InferenceInputError
+from gateway.vision.oracle import PERSON, PersonOracle
+
+__all__ = ["OracleJudge"]
+
+
+class OracleJudge:
+    """A sync Open Inference Protocol model for `cloud_bridge.server`: the oracle on a crop.
+
+    Answers `label` (BYTES: `person` or `background`) and `score` (FP32), the outputs
+    `cloud_bridge.uplink.hard_cases.verdict_from_response` reads.
+    """
+
+    def __init__(self, oracle: PersonOracle, *, name: str = PERSON) -> None:
+        self.name = name
+        self.oracle = oracle
+        self._lock = threading.Lock()
+        self.calls = 0
+
+    def __call__(self, request: InferenceRequest) -> InferenceResponse:
+        """Judge the request's image."""
+        try:
+            image = read_image(request)
+        except (KeyError, ValueError) as exc:
+            raise InferenceInputError(str(exc)) from exc
+        with self._lock:
+            verdict = self.oracle.judge_crop(image)
+            self.calls += 1
+        label = PERSON if verdict.is_person else "background"
+        score = verdict.score if verdict.is_person else 1.0 - verdict.score
+        return InferenceResponse(
+            model_name=self.name,
+            outputs=[
+                ResponseOutput.from_strings("label", [label]),
+                ResponseOutput.from_numpy("score", np.asarray([score], dtype=np.float32)),
+            ],
+        )
