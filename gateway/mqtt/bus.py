@@ -162,6 +162,8 @@ class MqttBus:
         self._ratelog = RateLimitedLog(log, log_interval_s)
         self._tls = tls_context(config.tls)
         self._handler_tasks: set[asyncio.Future[None]] = set()
+        self._not_connecting = asyncio.Event()
+        self._not_connecting.set()
         self._dispatch_queue = _dispatch_queue_type(self._on_mqtt_message)
         self._m_in = stats.counter("mqtt_messages_in", "MQTT messages received.")
         self._m_out = stats.counter("mqtt_messages_out", "MQTT messages published and acked.")
@@ -204,6 +206,11 @@ class MqttBus:
                 log.warning(
                     "could not flush %d queued message(s) before shutdown", len(self._queue)
                 )
+        # aiomqtt leaves the socket open when cancelled mid-connect: let an attempt in
+        # progress finish (bounded by connect_timeout_s) so the client closes cleanly.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.connect_timeout_s):
+                await self._not_connecting.wait()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -315,7 +322,14 @@ class MqttBus:
         backoff = Backoff(self.config.reconnect.min_delay_s, self.config.reconnect.max_delay_s)
         while True:
             try:
-                async with self._make_client() as client:
+                client = self._make_client()
+                self._not_connecting.clear()
+                try:
+                    await client.__aenter__()
+                finally:
+                    self._not_connecting.set()
+                async with contextlib.AsyncExitStack() as stack:
+                    stack.push_async_exit(client)
                     backoff.reset()
                     await self._session(client)
             except (aiomqtt.MqttError, ExceptionGroup) as exc:
