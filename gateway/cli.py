@@ -1,4 +1,4 @@
-"""`edgegw` command line: run, validate, schema."""
+"""`edgegw`: run the gateway, check its config, fetch models, simulate devices, serve the cloud."""
 
 from __future__ import annotations
 
