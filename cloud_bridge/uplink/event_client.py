@@ -11,19 +11,10 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-import aiohttp
-
-from cloud_bridge.oip import parse_retry_after
-from cloud_bridge.oip.errors import (
-    UplinkConnectionError,
-    UplinkHTTPError,
-    UplinkProtocolError,
-    UplinkTimeout,
-)
+from cloud_bridge.http import EXCERPT_CHARS, CloudSession
+from cloud_bridge.oip.errors import UplinkProtocolError
 
 __all__ = ["EventAck", "EventClient"]
-
-_EXCERPT_CHARS = 300
 
 
 @dataclass(slots=True, frozen=True)
@@ -57,27 +48,24 @@ class EventClient:
         ssl_context: ssl.SSLContext | None = None,
         gzip_level: int = 6,
     ) -> None:
-        self._url = url
-        self._timeout = timeout
         self._gzip_level = gzip_level
-        self._ssl: ssl.SSLContext | bool = True
-        if ssl_context is not None:
-            self._ssl = ssl_context
-        elif ca_file is not None:
-            self._ssl = ssl.create_default_context(cafile=str(ca_file))
-        self._headers = {
-            "User-Agent": "edgegw-uplink/1",
-            "Content-Type": "application/json",
-            "Content-Encoding": "gzip",
-            "Accept": "application/json",
-        }
-        if token is not None:
-            self._headers["Authorization"] = f"Bearer {token}"
-        self._session: aiohttp.ClientSession | None = None
+        self._http = CloudSession(
+            url,
+            token=token,
+            timeout=timeout,
+            ca_file=ca_file,
+            ssl_context=ssl_context,
+            headers={
+                "User-Agent": "edgegw-uplink/1",
+                "Content-Type": "application/json",
+                "Content-Encoding": "gzip",
+            },
+            tls_hint="set cloud.ca_file to trust its CA",
+        )
 
     async def __aenter__(self) -> Self:
         """Open the HTTP session."""
-        self._session = aiohttp.ClientSession(headers=self._headers)
+        await self._http.__aenter__()
         return self
 
     async def __aexit__(
@@ -87,9 +75,7 @@ class EventClient:
         tb: TracebackType | None,
     ) -> None:
         """Close the HTTP session."""
-        if self._session is not None:
-            await self._session.close()
-            self._session = None
+        await self._http.__aexit__(exc_type, exc, tb)
 
     def encode(self, payloads: Sequence[bytes]) -> bytes:
         """The gzip body for `payloads` (each one JSON object)."""
@@ -97,39 +83,9 @@ class EventClient:
 
     async def post(self, payloads: Sequence[bytes]) -> EventAck:
         """Send one batch; return the sink's acknowledgement or raise an UplinkError."""
-        if self._session is None:
-            raise RuntimeError("EventClient is not open; use 'async with EventClient(...)'")
         body = self.encode(payloads)
-        url = self._url
-        try:
-            async with self._session.post(
-                url, data=body, ssl=self._ssl, timeout=aiohttp.ClientTimeout(total=self._timeout)
-            ) as resp:
-                raw = await resp.read()
-                status, headers = resp.status, resp.headers
-        except TimeoutError as exc:
-            raise UplinkTimeout(
-                f"POST {url}: no full answer within {self._timeout}s", timeout=self._timeout
-            ) from exc
-        except aiohttp.ClientConnectorCertificateError as exc:
-            raise UplinkConnectionError(
-                f"POST {url}: TLS certificate verification failed ({exc.certificate_error}); "
-                "set cloud.ca_file to trust its CA",
-                tls=True,
-            ) from exc
-        except aiohttp.ClientSSLError as exc:
-            raise UplinkConnectionError(f"POST {url}: TLS failed: {exc}", tls=True) from exc
-        except aiohttp.ClientError as exc:
-            raise UplinkConnectionError(f"POST {url}: {type(exc).__name__}: {exc}") from exc
-        text = raw.decode("utf-8", errors="replace")
-        if status >= 400:
-            raise UplinkHTTPError(
-                status,
-                retry_after=parse_retry_after(headers.get("Retry-After")),
-                body_excerpt=text[:_EXCERPT_CHARS],
-                url=url,
-            )
-        return _parse_ack(text, len(body))
+        answer = await self._http.request("POST", "", data=body)
+        return _parse_ack(answer.text, len(body))
 
 
 def _parse_ack(text: str, wire_bytes: int) -> EventAck:
@@ -137,14 +93,16 @@ def _parse_ack(text: str, wire_bytes: int) -> EventAck:
         answer = json.loads(text)
     except ValueError as exc:
         raise UplinkProtocolError(
-            "event sink answer is not JSON", body_excerpt=text[:_EXCERPT_CHARS]
+            "event sink answer is not JSON", body_excerpt=text[:EXCERPT_CHARS]
         ) from exc
     if not isinstance(answer, dict):
-        raise UplinkProtocolError("event sink answer is not an object", body_excerpt=text[:300])
+        raise UplinkProtocolError(
+            "event sink answer is not an object", body_excerpt=text[:EXCERPT_CHARS]
+        )
     lists = [answer.get("accepted", []), answer.get("duplicates", [])]
     if not all(isinstance(ids, list) and all(isinstance(i, str) for i in ids) for ids in lists):
         raise UplinkProtocolError(
             "event sink answer lacks 'accepted'/'duplicates' id lists",
-            body_excerpt=text[:_EXCERPT_CHARS],
+            body_excerpt=text[:EXCERPT_CHARS],
         )
     return EventAck(accepted=tuple(lists[0]), duplicates=tuple(lists[1]), wire_bytes=wire_bytes)
