@@ -10,7 +10,10 @@
 - Hybrid: the same pipeline (the same config unless a flag varies it); each track ending
   in the band `[low, high)` sends its best crop to the cloud model through the Open
   Inference Protocol client, against the reference server started in-process on
-  loopback hosting `OracleJudge`. Rejected tracks are dropped, confirmed ones kept.
+  loopback hosting `OracleJudge`. Rejected tracks are dropped, confirmed ones kept; a
+  confirmed one whose verdict found several people becomes one track per person, each
+  box from the cloud's answer placed inside the track's box (`gateway.vision.groups`).
+  `--group-aspect` also escalates settled tracks whose best box is group-shaped.
   Uplink: the JPEG crops plus one compact JSON event per reported track.
 
 The edge runs once; the band is swept afterwards (each track's verdict is asked once).
@@ -33,10 +36,11 @@ from bench.hybrid_edge import SHIPPED, EdgeRun, EdgeSettings, EndedTrack, kept_b
 from bench.hybrid_report import BandRow, ModeRow, draw_band_plot, mode_row, print_table
 from cloud_bridge.oip import OipClient, build_hard_case_request
 from cloud_bridge.server import EventSink, serve
-from cloud_bridge.uplink.hard_cases import HardCase, Outcome, verdict_from_response
+from cloud_bridge.uplink.hard_cases import HardCase, Outcome, Verdict, verdict_from_response
 from devices.cameras import encode_jpeg
 from gateway.vision.evaluation import TrackPath
 from gateway.vision.footage import fetch_vtest
+from gateway.vision.groups import place_people
 from gateway.vision.hardcase import Band, Decision
 from gateway.vision.oracle import PersonOracle
 from gateway.vision.oracle_judge import OracleJudge
@@ -46,19 +50,21 @@ from gateway.vision.oracle_store import (
     read_frames,
 )
 
-SHIPPED_BAND = Band(0.5, 0.99)  # configs/gateway.example.yaml
-DEFAULT_BAND = Band(0.5, 0.99)
+SHIPPED_BAND = Band(0.5, 0.99)  # configs/gateway.example.yaml (escalation defaults)
+GROUP_ASPECT = 0.6  # swept: group-shaped settled tracks escalate too
+DEFAULT_BAND = SHIPPED_BAND
 SWEEP_LOWS = (0.5, 0.8)  # plus the run's own min score
 SWEEP_HIGHS = (0.9, 0.99, 0.995, 0.999, 1.01)  # 1.01: every track is a hard case
 RESULTS = Path(__file__).parent / "results"
 VERDICT_MIN_SCORE = 0.5
+_PEOPLE_IDS = 10_000_000  # ids of the per-person tracks made from a group's verdict
 
 
-async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int, Outcome]:
+async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int, Verdict]:
     """Send each crop to the cloud model through OIP on a loopback server; return verdicts."""
     loop = asyncio.get_running_loop()
     port: asyncio.Future[int] = loop.create_future()
-    verdicts: dict[int, Outcome] = {}
+    verdicts: dict[int, Verdict] = {}
     with EventSink(":memory:") as sink:
         server = asyncio.create_task(
             serve(
@@ -83,7 +89,7 @@ async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int
                     verdict = verdict_from_response(
                         case, response, min_score=VERDICT_MIN_SCORE, round_trip_ms=ms
                     )
-                    verdicts[t.id] = verdict.outcome
+                    verdicts[t.id] = verdict
         finally:
             server.cancel()
             await asyncio.gather(server, return_exceptions=True)
@@ -96,31 +102,51 @@ def band_rows(
     *,
     oracle: list[TrackPath],
     frames: list[int],
-    verdicts: dict[int, Outcome],
+    verdicts: dict[int, Verdict],
     all_cloud_bytes: int,
 ) -> list[BandRow]:
     """Score the hybrid at every swept band (and edge only at the same `low`)."""
     paths = {p.id: p for p in edge.paths}
     rows = []
     for band in sweep:
-        kept: list[int] = []
+        reported: list[TrackPath] = []
         uplink = calls = rejected = 0
         for item in edge.ended:
-            decision = band.decide(item.track.best_score)
+            decision = band.decide_track(item.track)
+            path = paths.get(item.track.id)
             if decision is Decision.DROPPED:
                 continue
             uplink += item.event_bytes
             if decision is Decision.HARD_CASE and item.crop is not None:
                 calls += 1
                 uplink += len(item.crop)
-                if verdicts.get(item.track.id) is not Outcome.CONFIRMED:
+                verdict = verdicts.get(item.track.id)
+                if verdict is None or verdict.outcome is not Outcome.CONFIRMED:
                     rejected += 1
                     continue
-            kept.append(item.track.id)
-        reported = [paths[i] for i in kept if i in paths]
-        row = mode_row(f"hybrid {band.low}-{band.high}", reported, oracle, frames)
+                if path is not None and item.crop_box is not None and len(verdict.people) > 1:
+                    reported += people_paths(path, item, verdict)
+                    continue
+            if path is not None:
+                reported.append(path)
+        name = f"hybrid {band.low}-{band.high}" + (
+            f" g{band.group_aspect}" if band.group_aspect else ""
+        )
+        row = mode_row(name, reported, oracle, frames)
         rows.append(BandRow(band, row, uplink, uplink / all_cloud_bytes, calls, rejected))
     return rows
+
+
+def people_paths(path: TrackPath, item: EndedTrack, verdict: Verdict) -> list[TrackPath]:
+    """Return one track per person the cloud found in a group's crop (`gateway.vision.groups`)."""
+    assert item.crop_box is not None
+    places = place_people(item.track.best_box, item.crop_box, verdict.people)
+    return [
+        TrackPath(
+            _PEOPLE_IDS + item.track.id * 100 + k, {f: p.within(b) for f, b in path.boxes.items()}
+        )
+        for k, p in enumerate(places)
+    ]
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -134,13 +160,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--motion", choices=("average", "mog2"), default="average", help="hybrid: motion method"
     )
     p.add_argument("--min-score", type=float, default=0.5, help="hybrid: tracker/model min score")
+    p.add_argument("--no-split", action="store_true", help="hybrid: motion without `split_wide`")
+    p.add_argument("--stitch", type=float, default=0.0, help="hybrid: tracker stitch_s (0: off)")
     p.add_argument(
-        "--split-blobs", action="store_true", help="hybrid: EXPERIMENT, split wide blobs"
+        "--stitch-distance", type=float, default=1.0, help="hybrid: tracker stitch_distance"
     )
     p.add_argument(
         "--lenient-tracker", action="store_true", help="hybrid: the oracle's tracker settings"
     )
     p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), help="default band")
+    p.add_argument(
+        "--group-aspect", type=float, default=0.0, help="escalate boxes this wide (0: off)"
+    )
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     return p.parse_args(argv)
 
@@ -172,7 +203,12 @@ def main(argv: list[str] | None = None) -> int:
     run = oracle_detections(clip, indices, progress=say)
     oracle = oracle_tracks(run.detections, fps=fps)
     hybrid_settings = EdgeSettings(
-        args.motion, args.min_score, args.split_blobs, args.lenient_tracker
+        args.motion,
+        args.min_score,
+        not args.no_split,
+        args.stitch,
+        args.stitch_distance,
+        args.lenient_tracker,
     )
     edge_only = run_edge(clip, indices, src_fps, SHIPPED)
     edge = (
@@ -180,15 +216,16 @@ def main(argv: list[str] | None = None) -> int:
         if hybrid_settings == SHIPPED
         else run_edge(clip, indices, src_fps, hybrid_settings)
     )
-    default_band = Band(*args.band) if args.band else DEFAULT_BAND
+    low, high = args.band if args.band else (DEFAULT_BAND.low, DEFAULT_BAND.high)
+    default_band = Band(low, high, args.group_aspect)
     lows = sorted({args.min_score, *SWEEP_LOWS})
-    sweep = [Band(lo, hi) for lo in lows for hi in SWEEP_HIGHS if lo < hi]
-    sweep = list(dict.fromkeys([*sweep, default_band]))
+    sweep = [Band(lo, hi, args.group_aspect) for lo in lows for hi in SWEEP_HIGHS if lo < hi]
+    extra = [Band(low, high), Band(low, high, args.group_aspect or GROUP_ASPECT)]
+    sweep = list(dict.fromkeys([*sweep, default_band, *extra]))
     ask = [
         e
         for e in edge.ended
-        if e.crop is not None
-        and any(b.decide(e.track.best_score) is Decision.HARD_CASE for b in sweep)
+        if e.crop is not None and any(b.decide_track(e.track) is Decision.HARD_CASE for b in sweep)
     ]
     judge = OracleJudge(PersonOracle())
     verdicts = asyncio.run(judge_tracks(ask, judge))
@@ -232,10 +269,13 @@ def main(argv: list[str] | None = None) -> int:
         "modes": [m.to_json() for m in modes],
         "bands": [b.to_json() for b in bands],
         "default_band": [default_band.low, default_band.high],
+        "group_aspect": default_band.group_aspect,
         "hybrid_edge": {
             "motion": args.motion,
             "min_score": args.min_score,
-            "split_blobs_experiment": args.split_blobs,
+            "split_wide": not args.no_split,
+            "stitch_s": args.stitch,
+            "stitch_distance": args.stitch_distance,
             "lenient_tracker": args.lenient_tracker,
         },
         "runtime_s": round(elapsed, 1),

@@ -12,11 +12,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
-from bench.blob_split import use_splitting_motion
 from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.vision.analyzer import FrameAnalyzer
 from gateway.vision.component import analyzer_settings, build_detector
 from gateway.vision.evaluation import TrackPath, TrackRecorder
+from gateway.vision.geometry import Box
 from gateway.vision.hardcase import Band, Decision
 from gateway.vision.motion import MotionConfig
 from gateway.vision.oracle import PERSON
@@ -33,6 +33,8 @@ class EndedTrack:
     track: Track
     crop: bytes | None
     event_bytes: int
+    crop_box: Box | None = None
+    """Where the crop was cut from its frame (source pixels)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -51,8 +53,11 @@ class EdgeSettings:
     motion: Literal["average", "mog2"] = "average"
     min_score: float = 0.5
     """Tracker `min_score` and the model's `score_threshold` (shipped: 0.5)."""
-    split_blobs: bool = False
-    """EXPERIMENT (`bench.blob_split`): cut wide motion blobs into person-wide boxes."""
+    split_wide: bool = True
+    """Motion's `split_wide`: cut wide blobs (people side by side) into one box each."""
+    stitch_s: float = 0.0
+    """Tracker `stitch_s`: a lost track can be continued this long after its last match."""
+    stitch_distance: float = 1.0
     lenient_tracker: bool = False
     """Tracker settings as the oracle's: IoU 0.2, centre matching, 10 misses (config only)."""
 
@@ -66,7 +71,7 @@ def edge_config(settings: EdgeSettings) -> tuple[CameraConfig, ModelConfig]:
         id="bench",
         source="vtest.avi",
         model="person",
-        motion=MotionConfig(method=settings.motion),
+        motion=MotionConfig(method=settings.motion, split_wide=settings.split_wide),
         tracker=_tracker(settings),
     )
     model = ModelConfig(
@@ -78,7 +83,12 @@ def edge_config(settings: EdgeSettings) -> tuple[CameraConfig, ModelConfig]:
 def _tracker(settings: EdgeSettings) -> TrackerConfig:
     if not settings.lenient_tracker:
         return TrackerConfig(
-            labels=[PERSON], min_score=settings.min_score, min_hits=3, max_misses=5
+            labels=[PERSON],
+            min_score=settings.min_score,
+            min_hits=3,
+            max_misses=5,
+            stitch_s=settings.stitch_s,
+            stitch_distance=settings.stitch_distance,
         )
     lenient = ORACLE_TRACKER.model_dump(exclude={"labels", "min_score", "min_hits"})
     return TrackerConfig(labels=[PERSON], min_score=settings.min_score, min_hits=3, **lenient)
@@ -88,8 +98,6 @@ def run_edge(clip: Path, indices: list[int], src_fps: float, settings: EdgeSetti
     """Run the camera pipeline on the frames and record its tracks, timing its CPU."""
     camera, model = edge_config(settings)
     analyzer = FrameAnalyzer(build_detector(model), analyzer_settings(camera, model))
-    if settings.split_blobs:
-        use_splitting_motion(analyzer)
     recorder = TrackRecorder()
     ended: list[EndedTrack] = []
     cpu = 0.0
@@ -100,20 +108,18 @@ def run_edge(clip: Path, indices: list[int], src_fps: float, settings: EdgeSetti
         outcome = analyzer.process(frame.image, ts)
         cpu += time.process_time() - t0
         recorder.record(frame.index, outcome.active)
-        ended += [_ended(r.track, r.crop) for r in outcome.ended]
-    ended += [_ended(r.track, r.crop) for r in analyzer.flush(ts + 1.0).ended]
+        ended += [_ended(r.track, r.crop, r.crop_box) for r in outcome.ended]
+    ended += [_ended(r.track, r.crop, r.crop_box) for r in analyzer.flush(ts + 1.0).ended]
     return EdgeRun(tuple(ended), tuple(recorder.paths()), cpu)
 
 
 def kept_by_edge(run: EdgeRun, band: Band) -> list[TrackPath]:
     """Return the tracks the edge alone reports: every one the band does not drop."""
-    keep = {
-        e.track.id for e in run.ended if band.decide(e.track.best_score) is not Decision.DROPPED
-    }
+    keep = {e.track.id for e in run.ended if band.decide_track(e.track) is not Decision.DROPPED}
     return [p for p in run.paths if p.id in keep]
 
 
-def _ended(track: Track, crop: bytes | None) -> EndedTrack:
+def _ended(track: Track, crop: bytes | None, crop_box: Box | None) -> EndedTrack:
     b = track.box
     event = {  # the shape of a `vision.detection` end event, for its uplink size
         "v": 1,
@@ -134,4 +140,4 @@ def _ended(track: Track, crop: bytes | None) -> EndedTrack:
             "hits": track.hits,
         },
     }
-    return EndedTrack(track, crop, len(json.dumps(event, separators=(",", ":"))))
+    return EndedTrack(track, crop, len(json.dumps(event, separators=(",", ":"))), crop_box)

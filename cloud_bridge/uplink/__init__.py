@@ -15,6 +15,7 @@ from cloud_bridge.uplink.delivery import Channel, EventSender, HardCaseSender
 from cloud_bridge.uplink.event_client import EventAck, EventClient
 from cloud_bridge.uplink.hard_cases import (
     NEGATIVE_LABELS,
+    CropBox,
     HardCase,
     Outcome,
     Verdict,
@@ -29,6 +30,7 @@ __all__ = [
     "Channel",
     "CircuitBreaker",
     "CircuitState",
+    "CropBox",
     "EventAck",
     "EventClient",
     "EventSender",

@@ -3,7 +3,9 @@
 A hard case waits in the outbox as a small JSON document (`HardCase.to_payload`) with
 the JPEG crop as the item's media. The cloud model answers with two outputs, `label`
 (BYTES, one string) and `score` (one number: the model's confidence in that label);
-`verdict_from_response` compares that with the edge's guess.
+`verdict_from_response` compares that with the edge's guess. A judge that finds objects
+may also answer `boxes` (`[N, 4]`, `x1, y1, x2, y2` as fractions of the crop): the
+verdict's `people`, so a group the edge saw as one object comes back as N objects.
 """
 
 from __future__ import annotations
@@ -16,7 +18,14 @@ from typing import Any
 from cloud_bridge.oip.errors import UplinkProtocolError
 from cloud_bridge.oip.protocol import InferenceResponse
 
-__all__ = ["NEGATIVE_LABELS", "HardCase", "Outcome", "Verdict", "verdict_from_response"]
+__all__ = [
+    "NEGATIVE_LABELS",
+    "CropBox",
+    "HardCase",
+    "Outcome",
+    "Verdict",
+    "verdict_from_response",
+]
 
 NEGATIVE_LABELS = frozenset({"", "background", "none", "no_object", "non_person"})
 """Cloud labels that mean "nothing there": the edge's guess is rejected."""
@@ -82,6 +91,20 @@ class Outcome(enum.StrEnum):
 
 
 @dataclass(slots=True, frozen=True)
+class CropBox:
+    """One object the cloud found in a crop, as fractions (0-1) of the crop's size."""
+
+    x1: float
+    y1: float
+    x2: float
+    y2: float
+
+    def to_json(self) -> dict[str, float]:
+        """Return the box as a JSON-ready mapping."""
+        return {k: round(getattr(self, k), 4) for k in ("x1", "y1", "x2", "y2")}
+
+
+@dataclass(slots=True, frozen=True)
 class Verdict:
     """The cloud's judgement of one hard case."""
 
@@ -92,6 +115,8 @@ class Verdict:
     model_name: str
     model_version: str | None
     round_trip_ms: float
+    people: tuple[CropBox, ...] = ()
+    """The objects the cloud found in the crop (its `boxes` output; empty without one)."""
 
 
 def verdict_from_response(
@@ -123,6 +148,7 @@ def verdict_from_response(
         outcome = Outcome.CONFIRMED
     else:
         outcome = Outcome.RELABELLED
+    people = _crop_boxes(response) if outcome is Outcome.CONFIRMED else ()
     return Verdict(
         hard_case=case,
         outcome=outcome,
@@ -131,4 +157,22 @@ def verdict_from_response(
         model_name=response.model_name,
         model_version=response.model_version,
         round_trip_ms=round_trip_ms,
+        people=people,
     )
+
+
+def _crop_boxes(response: InferenceResponse) -> tuple[CropBox, ...]:
+    """Read the optional `boxes` output; UplinkProtocolError when it is malformed."""
+    try:
+        tensor = response.output("boxes")
+    except KeyError:
+        return ()
+    try:
+        rows = tensor.as_numpy().astype(float).reshape(-1, 4)
+    except (ValueError, TypeError) as exc:
+        raise UplinkProtocolError(f"model {response.model_name!r}: bad `boxes`: {exc}") from exc
+    out = []
+    for x1, y1, x2, y2 in rows.clip(0.0, 1.0).tolist():
+        if x2 > x1 and y2 > y1:
+            out.append(CropBox(x1, y1, x2, y2))
+    return tuple(out)

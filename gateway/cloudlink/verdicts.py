@@ -1,11 +1,21 @@
-"""Turn the cloud's verdict into a `cloud.verdict` event, and keep the latest per camera."""
+"""Turn the cloud's verdict into a `cloud.verdict` event, and keep the latest per camera.
+
+When the judge found people in the crop (`Verdict.people`), the event carries them as
+`people`: one box per person in the source pixels of the frame the crop came from (the
+hard case's `crop_box`), and `people_count`. A group track the edge reported as one is
+then N people, each box from the cloud's answer (`gateway.vision.groups`).
+"""
 
 from __future__ import annotations
+
+from typing import Any
 
 from cloud_bridge.uplink import Verdict
 from gateway.events import Event, Events, Priority
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
+from gateway.vision.geometry import Box
+from gateway.vision.groups import in_frame
 
 __all__ = ["VerdictPublisher", "verdict_topic"]
 
@@ -43,6 +53,7 @@ class VerdictPublisher:
                 "model_version": verdict.model_version,
                 "round_trip_ms": round(verdict.round_trip_ms, 1),
                 **{k: v for k, v in case.extra.items() if k in {"track", "track_id", "box"}},
+                **people_data(verdict),
             },
         )
         self._events.emit(event)
@@ -50,3 +61,22 @@ class VerdictPublisher:
             verdict_topic(self._topics, case.source), event.to_json(), qos=1, retain=True
         )
         return event
+
+
+def people_data(verdict: Verdict) -> dict[str, Any]:
+    """Return `people` (source pixels) and `people_count` when the cloud found people."""
+    raw = verdict.hard_case.extra.get("crop_box")
+    if not verdict.people or not isinstance(raw, dict):
+        return {}
+    try:
+        crop = Box(float(raw["x1"]), float(raw["y1"]), float(raw["x2"]), float(raw["y2"]))
+    except (KeyError, TypeError, ValueError):
+        return {}
+    boxes = [in_frame(crop, p) for p in verdict.people]
+    return {
+        "people": [
+            {"x1": round(b.x1, 1), "y1": round(b.y1, 1), "x2": round(b.x2, 1), "y2": round(b.y2, 1)}
+            for b in boxes
+        ],
+        "people_count": len(boxes),
+    }

@@ -18,7 +18,7 @@ from gateway.config.base import Section
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
 from gateway.vision.motion_config import MotionConfig
-from gateway.vision.tracker import TrackerConfig
+from gateway.vision.tracker_config import TrackerConfig
 
 DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
@@ -37,6 +37,14 @@ class EscalationConfig(Section):
         le=1.0,
         description="Tracks whose best score reaches this are settled at the edge; between "
         "`low` and `high` a track is a hard case (its best crop goes to the cloud model).",
+    )
+    group_aspect: float = Field(
+        0.0,
+        ge=0.0,
+        le=10.0,
+        description="A settled track whose best box is at least this many times as wide as "
+        "tall (people walking together in one motion blob) is a hard case too: the cloud "
+        "answers how many people and where (0: only the score band escalates).",
     )
     enabled: bool = Field(True, description="Emit `vision.hard_case` events at all.")
 

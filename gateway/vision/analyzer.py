@@ -21,6 +21,7 @@ from devices.cameras import Image, encode_jpeg
 from gateway.vision.decoders import ClassifierDecoder, Detection, nms
 from gateway.vision.detector import Detector
 from gateway.vision.geometry import Box, merge_overlapping, square_region
+from gateway.vision.groups import crop_box
 from gateway.vision.motion import MotionConfig, MotionDetector, MotionResult
 from gateway.vision.tracker import IoUTracker, Track, TrackerConfig, TrackUpdate
 
@@ -53,6 +54,8 @@ class TrackReport:
     """The best frame so far, the box drawn on it."""
     crop: bytes | None
     """The best crop (only when the track ended)."""
+    crop_box: Box | None = None
+    """Where `crop` was cut from its frame, in source pixels."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -234,13 +237,15 @@ class FrameAnalyzer:
             )
             snapshot = encode_jpeg(canvas, self.settings.snapshot_quality)
         crop_jpeg = None
+        region = None
         if crop:
             h, w = shot.image.shape[:2]
-            piece = _crop(shot.image, shot.box.expand(self.settings.crop_margin).clip(w, h))
+            region = crop_box(shot.box, self.settings.crop_margin, w, h)
+            piece = _crop(shot.image, region)
             crop_jpeg = (
                 encode_jpeg(piece, self.settings.crop_quality) if piece is not None else None
             )
-        return TrackReport(track, snapshot, crop_jpeg)
+        return TrackReport(track, snapshot, crop_jpeg, region if crop_jpeg else None)
 
     def _finish(self, track: Track) -> TrackReport:
         report = self._report(track, crop=True)

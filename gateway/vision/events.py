@@ -7,7 +7,7 @@
   retained, published when it changes.
 - `<prefix>/cameras/<cam>/snapshot`: retained JPEG of the best frame, at start and end.
 - `vision.hard_case`: at most one per track, at its end, when its best score is in
-  `[low, high)`.
+  `[low, high)` or its best box is group-shaped (`escalation.group_aspect`).
 """
 
 from __future__ import annotations
@@ -56,7 +56,8 @@ class CameraPublisher:
         self.camera = camera.id
         self._cfg = camera.events
         self._escalate = camera.escalation.enabled
-        self.band = Band(camera.escalation.low, camera.escalation.high)
+        esc = camera.escalation
+        self.band = Band(esc.low, esc.high, esc.group_aspect)
         self._events = events
         self._bus = bus
         self._topics = topics
@@ -109,7 +110,7 @@ class CameraPublisher:
         track = report.track
         announced = self._announced.pop(track.id, None)
         self._labels.pop(track.id, None)
-        decision = self.band.decide(track.best_score)
+        decision = self.band.decide_track(track)
         if announced is None:
             if decision is Decision.DROPPED:
                 return
@@ -133,6 +134,7 @@ class CameraPublisher:
                 track=track,
                 crop=report.crop,
                 band=self.band,
+                crop_box=report.crop_box,
                 detection_event=announced.event_id,
                 media_topic=self.media_topic,
             )

@@ -2,7 +2,8 @@
 
 Following Frigate's idea, the frame is shrunk to a small grey image and compared with a
 background model; changed pixels (outside masks) are cleaned, grouped into blobs, blobs
-split by a pole are rejoined vertically, and each blob becomes a square region in source
+split by a pole are rejoined vertically, wide blobs (people side by side) are cut at the
+valleys of their column profile (`split_wide`), and each blob becomes a square region in source
 pixels, sized for a model input. A still scene costs a resize, a blur and one compare.
 A sudden change of most of the picture (lights, auto-exposure) is not motion: the model
 is reset to the new picture and the frame reports none.
@@ -18,6 +19,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from gateway.vision.blobsplit import split_mask_box
 from gateway.vision.geometry import Box, Polygon, merge_overlapping, merge_vertical, square_region
 from gateway.vision.motion_config import MotionConfig
 
@@ -187,7 +189,29 @@ class MotionDetector:
             for i in range(1, count)  # label 0 is the background
             if stats[i, cv2.CC_STAT_AREA] >= min_area_small
         ]
-        return merge_vertical(boxes, self.config.merge_distance)
+        merged = merge_vertical(boxes, self.config.merge_distance)
+        if not self.config.split_wide:
+            return merged
+        return self._split(merged, np.asarray(changed) > 0, sx, sy)
+
+    def _split(
+        self, boxes: list[Box], mask: npt.NDArray[np.bool_], sx: float, sy: float
+    ) -> list[Box]:
+        """Cut wide blobs (side-by-side people) at the valleys of the change mask's columns."""
+        cfg = self.config
+        out: list[Box] = []
+        for box in boxes:
+            x1, y1 = int(box.x1 / sx), int(box.y1 / sy)
+            x2, y2 = max(int(box.x2 / sx), x1 + 1), max(int(box.y2 / sy), y1 + 1)
+            part = mask[y1:y2, x1:x2]
+            if part.size == 0 or part.shape[1] <= cfg.split_aspect * part.shape[0]:
+                out.append(box)
+                continue
+            out += [
+                Box((x1 + p.x1) * sx, (y1 + p.y1) * sy, (x1 + p.x2) * sx, (y1 + p.y2) * sy)
+                for p in split_mask_box(part, cfg.split_aspect, cfg.split_valley)
+            ]
+        return out
 
     def _regions(self, boxes: list[Box], width: int, height: int) -> list[Box]:
         cfg = self.config

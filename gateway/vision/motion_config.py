@@ -64,6 +64,25 @@ class MotionConfig(BaseModel):
         ge=0.0,
         description="Largest vertical gap, in source pixels, across which stacked blobs join.",
     )
+    split_wide: bool = Field(
+        default=True,
+        description=(
+            "Cut a blob wider than `split_aspect` times its height at the valleys of its "
+            "column profile: people walking side by side become one box each."
+        ),
+    )
+    split_aspect: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=10.0,
+        description="Width / height above which a blob is checked for several people.",
+    )
+    split_valley: float = Field(
+        default=0.6,
+        gt=0.0,
+        le=1.0,
+        description="Cut where the column profile falls below this fraction of both peaks.",
+    )
     region_margin: float = Field(
         default=16.0,
         ge=0.0,

@@ -17,7 +17,6 @@ to the cloud server. Not thread-safe: one `PersonOracle` per thread.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -27,6 +26,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.vision import archive
+from gateway.vision.blobsplit import split_columns
 from gateway.vision.decoders import Detection
 from gateway.vision.detector import Detector
 from gateway.vision.geometry import Box
@@ -46,6 +46,7 @@ SEGMENTATION_MODEL = "deeplabv3"
 POSE_MODEL = "pose_detection"
 _VOC_PERSON = 15  # index of "person" in DeepLabv3's 21 VOC classes
 _PERSON_ASPECT = 0.45  # width / height of a standing person's box
+_JUDGE_MIN_HEIGHT = 0.4  # a person `judge_crop` reports is this tall a part of the crop
 
 Image = npt.NDArray[np.uint8]
 FloatMap = npt.NDArray[np.float32]
@@ -92,6 +93,8 @@ class CropVerdict:
     """Best person score found in the crop (0 when nothing was found)."""
     people: int
     """Person boxes found in the crop."""
+    boxes: tuple[Box, ...] = ()
+    """The people found, in the crop's pixels (mask boxes plus sure poses they miss)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -202,18 +205,33 @@ class PersonOracle:
         canvas = np.zeros((side, side, 3), np.uint8)  # square, so the models see no stretch
         y0, x0 = (side - h) // 2, (side - w) // 2
         canvas[y0 : y0 + h, x0 : x0 + w] = crop
-        found: list[Detection] = []
+        cfg = self.config
+        masks: list[Detection] = []
+        poses: list[Detection] = []
         if self._m.seg is not None:
-            cfg = self.config
             prob = self._tile_prob(canvas)
             min_area = cfg.min_area * (side / cfg.seg_tile) ** 2 / 4
-            found += mask_boxes(prob, cfg.seg_threshold, min_area, cfg)
+            masks = mask_boxes(prob, cfg.seg_threshold, min_area, cfg)
         if self._m.pose is not None:
-            found += [
-                d for d in self._m.pose.detect(canvas) if d.score >= self.config.pose_threshold
-            ]
+            poses = [d for d in self._m.pose.detect(canvas) if d.score >= cfg.pose_threshold]
+        found = [*masks, *poses]
         score = max((d.score for d in found), default=0.0)
-        return CropVerdict(score >= self.config.judge_threshold, score, len(found))
+        people = tuple(
+            Box(
+                max(0.0, d.box.x1 - x0),
+                max(0.0, d.box.y1 - y0),
+                min(float(w), d.box.x2 - x0),
+                min(float(h), d.box.y2 - y0),
+            )
+            for d in combine(masks, poses, cfg.pose_threshold)
+        )
+        tall = [
+            Detection(PERSON, 1.0, b)
+            for b in people
+            if b.x2 > b.x1 and b.height >= _JUDGE_MIN_HEIGHT * h
+        ]
+        people = tuple(d.box for d in _drop_inner(tall, 0.5))
+        return CropVerdict(score >= cfg.judge_threshold, score, len(found), people)
 
 
 def mask_boxes(
@@ -232,7 +250,8 @@ def mask_boxes(
         x, y = int(stats[i, cv2.CC_STAT_LEFT]), int(stats[i, cv2.CC_STAT_TOP])
         w, h = int(stats[i, cv2.CC_STAT_WIDTH]), int(stats[i, cv2.CC_STAT_HEIGHT])
         own = labels[y : y + h, x : x + w] == i
-        for x1, x2 in split_columns(own, cfg.split_aspect, cfg.split_valley):
+        for span in split_columns(own, cfg.split_aspect, cfg.split_valley):
+            x1, x2 = span.x1, span.x2
             part = own[:, x1:x2]
             rows = np.flatnonzero(part.any(axis=1))
             if part.sum() < min_area / 2 or rows.size == 0:
@@ -253,33 +272,6 @@ def _drop_inner(dets: list[Detection], overlap: float = 0.6) -> list[Detection]:
         if all(det.box.overlap_of_smaller(k.box) < overlap for k in kept):
             kept.append(det)
     return kept
-
-
-def split_columns(
-    mask: npt.NDArray[np.bool_], aspect: float, valley: float
-) -> list[tuple[int, int]]:
-    """Return column ranges `[x1, x2)` of the people side by side in one blob's mask.
-
-    The column profile (mask pixels per column) of two people side by side has two peaks
-    and a valley between them; the blob is cut at each valley deeper than `valley` times
-    the lower neighbouring peak. A blob no wider than `aspect` times its height is one.
-    """
-    h, w = mask.shape
-    if w <= aspect * h or w < 6:
-        return [(0, w)]
-    profile = np.convolve(mask.sum(axis=0).astype(np.float32), np.ones(3) / 3, mode="same")
-    min_width = max(3, int(0.2 * h))  # a person is at least this wide
-    cuts: list[int] = []
-    start = 0
-    for x in range(min_width, w - min_width):
-        left = profile[start:x].max() if x > start else 0.0
-        right = profile[x:].max()
-        is_min = profile[x] <= profile[x - 1] and profile[x] <= profile[x + 1]
-        if is_min and x - start >= min_width and profile[x] < valley * min(left, right):
-            cuts.append(x)
-            start = x
-    edges = [0, *cuts, w]
-    return list(itertools.pairwise(edges))
 
 
 def combine(

@@ -4,6 +4,13 @@ Detections are matched to live tracks of the same label greedily, best IoU first
 boxes (whose IoU swings with a pixel of jitter) fall back to centre distance. A track is
 *started* (reported once) after `min_hits` matches; it *ends* after `max_misses` frames
 without a match or `max_age_s` seconds unseen. Tracks that never started vanish silently.
+
+Stitching (`stitch_s` > 0): a started track that missed frames is *lost*, not gone: a
+detection no live track took, whose centre lies within `stitch_distance` diagonals of the
+lost track's last box, continues it (same id) instead of starting a new track, until
+`stitch_s` seconds after it was last seen. So a person whose blob broke up for a moment
+(merged into a passer-by's, cut by a pole, scored low) stays one track and one event;
+the end of a track is reported when its stitch window closes.
 """
 
 from __future__ import annotations
@@ -12,11 +19,10 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Annotated, Protocol
-
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Protocol
 
 from gateway.vision.geometry import Box, Polygon
+from gateway.vision.tracker_config import TrackerConfig, ZoneConfig
 
 __all__ = [
     "DetectionLike",
@@ -40,62 +46,7 @@ class DetectionLike(Protocol):
     def box(self) -> Box: ...
 
 
-class ZoneConfig(BaseModel):
-    """A named area of the picture; a track is in it when its bottom-centre is inside."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    name: str = Field(min_length=1, description="Zone name, used in events and topics.")
-    points: Annotated[
-        list[tuple[float, float]],
-        Field(min_length=3, description="Polygon corners as [x, y] in source pixels."),
-    ]
-    labels: list[str] = Field(
-        default_factory=list,
-        description="Labels this zone reports; empty means every label.",
-    )
-
-
-class TrackerConfig(BaseModel):
-    """Tracker settings for one camera."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    iou_threshold: float = Field(
-        default=0.3, gt=0.0, le=1.0, description="Smallest IoU that matches a detection to a track."
-    )
-    small_box_area: float = Field(
-        default=1600.0,
-        ge=0.0,
-        description="Boxes below this area (square source pixels) may match by centre distance.",
-    )
-    center_distance: float = Field(
-        default=0.5,
-        ge=0.0,
-        le=5.0,
-        description="Centre distance that matches small boxes, as a fraction of their diagonal.",
-    )
-    min_hits: int = Field(
-        default=3, ge=1, le=100, description="Matches needed before a track starts (is reported)."
-    )
-    max_misses: int = Field(
-        default=5, ge=0, le=1000, description="Frames without a match after which a track ends."
-    )
-    max_age_s: float = Field(
-        default=10.0, gt=0.0, description="Seconds unseen after which a track ends."
-    )
-    labels: list[str] = Field(
-        default_factory=list, description="Labels to track; empty means every label."
-    )
-    min_score: float = Field(
-        default=0.0, ge=0.0, le=1.0, description="Detections scoring lower are ignored."
-    )
-    min_area: float = Field(
-        default=0.0,
-        ge=0.0,
-        description="Detections smaller than this (square source pixels) are ignored.",
-    )
-    zones: list[ZoneConfig] = Field(default_factory=list, description="Named zones to report.")
+_STITCH_SIZE = 0.7  # a stitched detection's height is within [0.7, 1/0.7] of the track's
 
 
 class TrackState(StrEnum):
@@ -186,7 +137,9 @@ class IoUTracker:
         ended: list[Track] = []
         matched_tracks: set[int] = set()
         matched_dets: set[int] = set()
-        for track_id, det_index in self._match(dets):
+        pairs = self._match(dets)
+        pairs += self._stitch(dets, {t for t, _ in pairs}, {i for _, i in pairs})
+        for track_id, det_index in pairs:
             matched_tracks.add(track_id)
             matched_dets.add(det_index)
             track = self._hit(self._tracks[track_id], dets[det_index], ts)
@@ -198,10 +151,7 @@ class IoUTracker:
             if track_id in matched_tracks:
                 continue
             missed = replace(track, misses=track.misses + 1)
-            expired = (
-                missed.misses > self.config.max_misses
-                or ts - missed.last_seen > self.config.max_age_s
-            )
+            expired = self._expired(missed, ts)
             if track.state is TrackState.TENTATIVE:
                 # A tentative track must be matched on every frame until it starts.
                 del self._tracks[track_id]
@@ -216,8 +166,51 @@ class IoUTracker:
                 self._tracks[track.id] = track
                 if track.state is TrackState.ACTIVE:
                     started.append(track)
-        active = [t for t in self._tracks.values() if t.state is TrackState.ACTIVE]
-        return TrackUpdate(started, updated, ended, active)
+        return TrackUpdate(started, updated, ended, self._active())
+
+    def _active(self) -> list[Track]:
+        """Started tracks, lost ones (waiting to be stitched) excluded."""
+        limit = self.config.max_misses
+        return [
+            t for t in self._tracks.values() if t.state is TrackState.ACTIVE and t.misses <= limit
+        ]
+
+    def _expired(self, track: Track, ts: float) -> bool:
+        cfg = self.config
+        unseen = ts - track.last_seen
+        if unseen > cfg.max_age_s:
+            return True
+        return track.misses > cfg.max_misses and (cfg.stitch_s <= 0 or unseen > cfg.stitch_s)
+
+    def _stitch(
+        self, dets: list[DetectionLike], used_tracks: set[int], used_dets: set[int]
+    ) -> list[tuple[int, int]]:
+        """Pair leftover detections with started tracks that missed frames, nearest first."""
+        cfg = self.config
+        if cfg.stitch_s <= 0:
+            return []
+        near: list[tuple[float, int, int]] = []
+        for track in self._tracks.values():
+            if track.id in used_tracks or track.misses == 0 or track.state is not TrackState.ACTIVE:
+                continue
+            for i, det in enumerate(dets):
+                if i in used_dets or det.label != track.label:
+                    continue
+                ratio = det.box.height / track.box.height if track.box.height else 0.0
+                if not _STITCH_SIZE <= ratio <= 1 / _STITCH_SIZE:
+                    continue  # a blob of another size: a group, a part, someone else
+                dist = track.box.center.distance(det.box.center)
+                if dist <= cfg.stitch_distance * max(track.box.diagonal, det.box.diagonal):
+                    near.append((dist, track.id, i))
+        pairs: list[tuple[int, int]] = []
+        taken_t: set[int] = set()
+        taken_d: set[int] = set()
+        for _, track_id, i in sorted(near):
+            if track_id not in taken_t and i not in taken_d:
+                taken_t.add(track_id)
+                taken_d.add(i)
+                pairs.append((track_id, i))
+        return pairs
 
     def flush(self, ts: float) -> TrackUpdate:
         """End every live track (stream over, camera removed); tentative ones just vanish."""

@@ -115,6 +115,19 @@ def test_judge_crop_on_a_person_and_on_grass(
     verdict = oracle.judge_crop(person)
     assert verdict.is_person
     assert verdict.score >= 0.5
+    assert len(verdict.boxes) == 1  # one man: one box, inside the crop
+    (box,) = verdict.boxes
+    assert 0 <= box.x1 < box.x2 <= person.shape[1]
+    assert 0 <= box.y1 < box.y2 <= person.shape[0]
+    assert box.height >= 0.5 * person.shape[0]
+    assert (
+        oracle.judge_crop(
+            np.ascontiguousarray(
+                frames[100][EMPTY_REGION[0] : EMPTY_REGION[1], EMPTY_REGION[2] : EMPTY_REGION[3]]
+            )
+        ).boxes
+        == ()
+    )
     judge = OracleJudge(oracle)
     assert judge.name == "person"
 
