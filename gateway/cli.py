@@ -13,6 +13,7 @@ from pathlib import Path
 from gateway import __version__
 from gateway.cloudlink.cli import add_cloud_parser
 from gateway.config import GatewayConfig, load_config
+from gateway.demo import add_demo_parser
 from gateway.errors import ConfigError, EdgegwError
 from gateway.logs import setup_logging
 from gateway.sensors.simulate_cli import add_simulate_parser
@@ -104,6 +105,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_simulate_parser(sub)
     add_models_parser(sub)
     add_cloud_parser(sub)
+    add_demo_parser(sub)
     return parser
 
 

@@ -3,4 +3,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh
-exec .venv/bin/edgegw run -c configs/demo.yaml "$@"
+exec .venv/bin/edgegw demo "$@"

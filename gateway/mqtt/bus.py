@@ -369,9 +369,16 @@ class MqttBus:
         if c.connects:
             self._m_reconnects.inc()
         c.connects += 1
-        for sub in {s.pattern: s for s in self._subs}.values():
-            await client.subscribe(sub.pattern, sub.qos)
         await client.publish(self.status_topic, ONLINE, qos=1, retain=True)
+        # subscribe() calls made while we await here are not sent by subscribe() itself
+        # (no client yet): loop until every pattern is on the broker, then publish the
+        # client with no await in between, so none can slip through the gap.
+        done: set[str] = set()
+        while pending := [s for s in self._subs if s.pattern not in done]:
+            for sub in pending:
+                if sub.pattern not in done:
+                    await client.subscribe(sub.pattern, sub.qos)
+                    done.add(sub.pattern)
         log.info(
             "connected to MQTT broker %s:%d as %s%s",
             self.config.host,

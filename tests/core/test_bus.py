@@ -253,3 +253,27 @@ def test_tls_with_unreadable_ca_file_is_a_clear_error(
     )
     with pytest.raises(BusError, match="cannot load TLS files"):
         make_bus(cfg)
+
+
+async def test_subscriptions_made_while_connecting_all_reach_the_broker(
+    mosquitto: Mosquitto, make_config: ConfigFactory, gateway_id: str
+) -> None:
+    got: set[str] = set()
+
+    def handler(message: Message) -> None:
+        got.add(message.topic)
+
+    topics: list[str] = []
+    async with make_bus(make_config(mosquitto)) as bus:
+        # Subscribe on each of the first loop turns: some land mid-handshake.
+        for _ in range(300):
+            topics.append(f"race/{gateway_id}/{len(topics)}")
+            bus.subscribe(topics[-1], handler)
+            await asyncio.sleep(0)
+        async with asyncio.timeout(10):
+            await bus.connected.wait()
+        # `connected` is set only once every pattern so far has its SUBACK.
+        async with client(mosquitto) as c:
+            for topic in topics:
+                await c.publish(topic, b"x", qos=1)
+        await eventually(lambda: len(got) == len(topics))
