@@ -11,13 +11,10 @@ import signal
 import ssl
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from gateway.cloudlink.judges import DEFAULT_JUDGE, JUDGE_MODELS, make_judge
 from gateway.errors import EdgegwError
 from gateway.logs import setup_logging
-
-if TYPE_CHECKING:
-    from cloud_bridge.server import ModelFn
 
 __all__ = ["add_cloud_parser"]
 
@@ -40,8 +37,8 @@ def add_cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--model-name", default="person", help="OIP name of the judge (person)")
     serve.add_argument(
         "--judge",
-        choices=("oracle", "segmentation"),
-        default="oracle",
+        choices=tuple(JUDGE_MODELS),
+        default=DEFAULT_JUDGE,
         help="hard-case judge: 'oracle' (DeepLabv3 + BlazePose, answers people boxes; what "
         "bench.hybrid uses) or 'segmentation' (DeepLabv3 alone, label and score only)",
     )
@@ -61,18 +58,6 @@ def _token(args: argparse.Namespace) -> str | None:
     return str(token) if token else None
 
 
-def _judge(args: argparse.Namespace) -> ModelFn:
-    """Build the hard-case judge `--judge` names (loads its models)."""
-    if args.judge == "segmentation":
-        from gateway.cloudlink.cloud_model import SegmentationJudge
-
-        return SegmentationJudge(name=args.model_name, model_path=args.model_path)
-    from gateway.vision.oracle import PersonOracle
-    from gateway.vision.oracle_judge import OracleJudge
-
-    return OracleJudge(PersonOracle(threads=2), name=args.model_name)
-
-
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the reference cloud until SIGINT/SIGTERM."""
     from cloud_bridge.server import EventSink, serve
@@ -88,7 +73,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ssl_context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
     try:
-        judge = _judge(args)
+        judge = make_judge(args.judge, name=args.model_name, model_path=args.model_path)
     except EdgegwError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1

@@ -17,7 +17,6 @@ from gateway.errors import EdgegwError
 
 __all__ = [
     "CAMERA_MODEL",
-    "CLOUD_MODEL",
     "DEFAULT_CONFIG",
     "DemoError",
     "DemoOptions",
@@ -29,7 +28,6 @@ __all__ = [
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
 CAMERA_MODEL = "visual_wake_words"
-CLOUD_MODEL = "deeplabv3"
 
 Say = Callable[[str], None]
 
@@ -81,11 +79,13 @@ class DemoOptions:
 
 def fetch_assets(*, camera: bool, cloud: bool, say: Say) -> Path | None:
     """Fetch the models and the footage the demo needs; return vtest.avi's path."""
+    from gateway.cloudlink.judges import DEFAULT_JUDGE, JUDGE_MODELS
     from gateway.errors import ModelError
     from gateway.vision.footage import FootageError, default_data_dir, fetch_vtest
     from gateway.vision.models import fetch
 
-    names = [n for n, wanted in ((CAMERA_MODEL, camera), (CLOUD_MODEL, cloud)) if wanted]
+    names = [CAMERA_MODEL] if camera else []
+    names += list(JUDGE_MODELS[DEFAULT_JUDGE]) if cloud else []
     try:
         if names:
             fetch(names, progress=lambda message: say(f"models: {message}"))

@@ -76,11 +76,11 @@ class _LocalCloud:
 
 @contextlib.asynccontextmanager
 async def _local_cloud(db: Path, model: str) -> AsyncIterator[_LocalCloud]:
-    """The reference cloud (DeepLabv3 judge + event sink) on a free loopback port."""
+    """The reference cloud (the served judge + event sink) on a free loopback port."""
     from cloud_bridge.server import EventSink, serve
-    from gateway.cloudlink.cloud_model import SegmentationJudge
+    from gateway.cloudlink.judges import DEFAULT_JUDGE, make_judge
 
-    judge = await asyncio.to_thread(SegmentationJudge, name=model)
+    judge = await asyncio.to_thread(make_judge, DEFAULT_JUDGE, name=model)
     loop = asyncio.get_running_loop()
     with EventSink(db) as sink:
         bound: asyncio.Future[int] = loop.create_future()
@@ -160,7 +160,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
     async with contextlib.AsyncExitStack() as stack:
         cloud: _LocalCloud | None = None
         if own_cloud:
-            say("cloud: starting the reference cloud (DeepLabv3 judge, event sink) ...")
+            say("cloud: starting the reference cloud (DeepLabv3 + BlazePose judge, event sink) ...")
             cloud = await stack.enter_async_context(
                 _local_cloud(state_dir / "cloud-events.db", "person")
             )

@@ -216,22 +216,21 @@ class PersonOracle:
             poses = [d for d in self._m.pose.detect(canvas) if d.score >= cfg.pose_threshold]
         found = [*masks, *poses]
         score = max((d.score for d in found), default=0.0)
-        people = tuple(
-            Box(
-                max(0.0, d.box.x1 - x0),
-                max(0.0, d.box.y1 - y0),
-                min(float(w), d.box.x2 - x0),
-                min(float(h), d.box.y2 - y0),
-            )
+        placed = [
+            b
             for d in combine(masks, poses, cfg.pose_threshold)
-        )
-        tall = [
-            Detection(PERSON, 1.0, b)
-            for b in people
-            if b.x2 > b.x1 and b.height >= _JUDGE_MIN_HEIGHT * h
+            if (b := to_crop(d.box, x0=x0, y0=y0, width=w, height=h)) is not None
         ]
+        tall = [Detection(PERSON, 1.0, b) for b in placed if b.height >= _JUDGE_MIN_HEIGHT * h]
         people = tuple(d.box for d in _drop_inner(tall, 0.5))
         return CropVerdict(score >= cfg.judge_threshold, score, len(found), people)
+
+
+def to_crop(box: Box, *, x0: float, y0: float, width: float, height: float) -> Box | None:
+    """Map a box on the padded square back to the crop; None if it lies in the padding."""
+    x1, y1 = max(0.0, box.x1 - x0), max(0.0, box.y1 - y0)
+    x2, y2 = min(float(width), box.x2 - x0), min(float(height), box.y2 - y0)
+    return Box(x1, y1, x2, y2) if x2 > x1 and y2 > y1 else None
 
 
 def mask_boxes(

@@ -21,7 +21,8 @@ from typing import IO, Any
 import cv2
 import pytest
 
-from gateway.demo.prepare import CAMERA_MODEL, CLOUD_MODEL, DEFAULT_CONFIG
+from gateway.cloudlink.judges import DEFAULT_JUDGE, JUDGE_MODELS
+from gateway.demo.prepare import CAMERA_MODEL, DEFAULT_CONFIG
 from gateway.errors import ModelError
 from gateway.vision.footage import FootageError, fetch_vtest
 from gateway.vision.models import fetch
@@ -36,7 +37,7 @@ STREAMS = {"demo_cam", "sim_plain", "sim_json", "sim_tasmota", "sim_zigbee2mqtt"
 def fixtures() -> None:
     """The models and footage the demo fetches on first run, fetched here once."""
     try:
-        fetch([CAMERA_MODEL, CLOUD_MODEL])
+        fetch([CAMERA_MODEL, *JUDGE_MODELS[DEFAULT_JUDGE]])
         fetch_vtest()
     except (ModelError, FootageError) as exc:
         unavailable("demo models or footage", exc)

@@ -13,8 +13,8 @@ from gateway.errors import ModelError
 from gateway.vision import models
 from gateway.vision.decoders import Detection
 from gateway.vision.footage import FootageError, fetch_vtest
-from gateway.vision.geometry import Point
-from gateway.vision.oracle import OracleConfig, PersonOracle, combine
+from gateway.vision.geometry import Box, Point
+from gateway.vision.oracle import OracleConfig, PersonOracle, combine, to_crop
 from gateway.vision.oracle_judge import OracleJudge
 from gateway.vision.oracle_store import oracle_detections, read_frames
 from tests.support.required import unavailable
@@ -150,3 +150,21 @@ def test_cache_is_hit_on_rerun(frames: dict[int, Image], tmp_path: Path) -> None
     longer = oracle_detections(clip, [0, 1, 2, 3], config=config, cache_dir=tmp_path / "cache")
     assert longer.computed == 1  # frame 3 does not exist: looked for, not found
     assert set(longer.detections) == {0, 1, 2}
+
+
+def test_boxes_found_in_the_padding_are_dropped() -> None:
+    # A 48 px wide crop centred on a 140 px square: x0 = 46. A box right of the crop
+    # used to become Box(49, ..., 48, ...) and raise.
+    assert to_crop(Box(95, 10, 120, 40), x0=46, y0=0, width=48, height=140) is None
+    assert to_crop(Box(40, 10, 70, 40), x0=46, y0=0, width=48, height=140) == Box(0, 10, 24, 40)
+
+
+def test_judge_crop_never_fails_on_thin_or_tiny_crops(oracle: PersonOracle) -> None:
+    """Boxes the models find only in the square padding are dropped, not malformed."""
+    rng = np.random.default_rng(7)
+    for h, w in ((140, 20), (20, 140), (9, 9), (300, 60)):
+        crop = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+        verdict = oracle.judge_crop(crop)
+        for box in verdict.boxes:
+            assert 0 <= box.x1 < box.x2 <= w
+            assert 0 <= box.y1 < box.y2 <= h
