@@ -23,7 +23,7 @@ from cloud_bridge.outbox import ClassPolicy, Outbox, OutboxItem, PutResult
 from cloud_bridge.uplink import HardCase
 from gateway.backoff import Backoff
 from gateway.config.cloud import CloudSection
-from gateway.events import Event
+from gateway.events import Event, Kind
 from gateway.logs import RateLimitedLog
 from gateway.stats import Stats
 
@@ -42,8 +42,8 @@ _limited = RateLimitedLog(log)
 
 EVENTS = "events"
 HARD_CASES = "hard_cases"
-HARD_CASE_KIND = "vision.hard_case"
-VERDICT_KIND = "cloud.verdict"
+HARD_CASE_KIND = Kind.VISION_HARD_CASE
+VERDICT_KIND = Kind.CLOUD_VERDICT
 # Outbox priority = event priority * this + a rank within it (hard cases: uncertainty),
 # so leases go by event priority first, then most uncertain, then oldest.
 _PRIORITY_STRIDE = 1000

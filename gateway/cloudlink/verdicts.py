@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from cloud_bridge.uplink import Verdict
-from gateway.events import Event, Events, Priority
+from gateway.events import Event, Events, Kind, Priority
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.vision.geometry import Box
@@ -19,7 +19,7 @@ from gateway.vision.groups import in_frame
 
 __all__ = ["VerdictPublisher", "verdict_topic"]
 
-VERDICT_KIND = "cloud.verdict"
+VERDICT_KIND = Kind.CLOUD_VERDICT
 
 
 def verdict_topic(topics: Topics, camera: str) -> str:

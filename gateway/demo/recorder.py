@@ -14,7 +14,7 @@ from typing import Any
 
 from devices.simulator.camera import SentFrame
 from gateway.cloudlink.sink import EventRouter
-from gateway.events import Event
+from gateway.events import Event, Kind
 
 __all__ = ["Box", "HardCaseRecord", "Recorder", "StreamTally", "TrackShot"]
 
@@ -22,7 +22,7 @@ _RECENT_FRAMES = 100  # 10 s at 10 fps: an announced track's frame is a few fram
 _MAX_SHOTS = 400  # announced tracks kept with their frame (~80 KB each)
 _FRAME_SLACK_S = 0.05  # a frame published this much after the event's time still counts
 
-HARD_CASE = "vision.hard_case"
+HARD_CASE = Kind.VISION_HARD_CASE
 
 Box = tuple[float, float, float, float]
 

@@ -19,7 +19,7 @@ from devices.decoders import Decoder, DecoderConfigError, make_decoder
 from devices.readings import DecodeIssue, Reading
 from gateway.config.sensors import MetricConfig, SensorConfig
 from gateway.errors import ConfigError, ConfigIssue
-from gateway.events import Events, Priority
+from gateway.events import Events, Kind, Priority
 from gateway.logs import RateLimitedLog
 from gateway.mqtt.bus import Message, MqttBus
 from gateway.mqtt.topics import Topics
@@ -31,8 +31,8 @@ from gateway.sensors.windows import MetricSummary, Window
 log = logging.getLogger(__name__)
 
 STATE_VERSION = 1
-SUMMARY, ALERT, CLEAR = "sensor.summary", "sensor.alert", "sensor.clear"
-OFFLINE, ONLINE = "device.offline", "device.online"
+SUMMARY, ALERT, CLEAR = Kind.SENSOR_SUMMARY, Kind.SENSOR_ALERT, Kind.SENSOR_CLEAR
+OFFLINE, ONLINE = Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE
 _EMPTY = MetricSummary(0, None, None, None, None, None, None)
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gateway.config.vision import CameraConfig
-from gateway.events import Events
+from gateway.events import Events, Kind
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.vision.analyzer import FrameOutcome, TrackReport
@@ -27,7 +27,7 @@ from gateway.vision.tracker import Track
 
 __all__ = ["CameraPublisher"]
 
-DETECTION = "vision.detection"
+DETECTION = Kind.VISION_DETECTION
 
 
 @dataclass(slots=True)

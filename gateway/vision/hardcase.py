@@ -12,13 +12,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from gateway.events import Event, Events, Priority
+from gateway.events import Event, Events, Kind, Priority
 from gateway.vision.geometry import Box
 from gateway.vision.tracker import Track
 
 __all__ = ["Band", "Decision", "hard_case_event"]
 
-KIND = "vision.hard_case"
+KIND = Kind.VISION_HARD_CASE
 MEDIA_TYPE = "image/jpeg"
 
 
