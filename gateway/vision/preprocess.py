@@ -130,11 +130,7 @@ class Preprocessor:
         else:
             sx, sy = self.width / src_w, self.height / src_h
             new_w, new_h = self.width, self.height
-        shrink = new_w < src_w or new_h < src_h
-        interp = cv2.INTER_AREA if shrink else cv2.INTER_LINEAR
-        resized = np.asarray(
-            cv2.resize(image, (new_w, new_h), interpolation=interp), dtype=np.uint8
-        )
+        resized = _shrink_then_resize(image, new_w, new_h)
         pad_x, pad_y = (self.width - new_w) // 2, (self.height - new_h) // 2
         if (new_w, new_h) != (self.width, self.height):
             canvas = np.full((self.height, self.width, 3), self.pad_value, dtype=np.uint8)
@@ -170,3 +166,20 @@ class Preprocessor:
         q = np.round(real / np.float32(scale)) + self.zero_point
         out: npt.NDArray[Any] = np.clip(q, info.min, info.max).astype(self.dtype)
         return out
+
+
+def _shrink_then_resize(
+    image: npt.NDArray[np.uint8], width: int, height: int
+) -> npt.NDArray[np.uint8]:
+    """Resize with anti-aliasing at a fraction of INTER_AREA's cost.
+
+    Halve with `pyrDown` (a Gaussian pyramid step) while the image is at least twice the
+    target, then finish bilinearly. INTER_AREA costs ~1.9 ms for 768x576 -> 224 here,
+    this ~0.35 ms; plain bilinear (0.1 ms) aliases enough on big shrinks to flip a
+    visual-wake-words answer (tests/vision/test_vision_real_models.py).
+    """
+    while image.shape[1] >= 2 * width and image.shape[0] >= 2 * height:
+        image = np.asarray(cv2.pyrDown(image), dtype=np.uint8)
+    return np.asarray(
+        cv2.resize(image, (width, height), interpolation=cv2.INTER_LINEAR), dtype=np.uint8
+    )
