@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what edgegw needs on a Debian machine with Python >= 3.11, into ./.venv.
 #   scripts/bootstrap.sh            runtime (the demo)
-#   scripts/bootstrap.sh --test     + test tools, Mosquitto, Debian package lists for footage
+#   scripts/bootstrap.sh --test     + test tools and Mosquitto
 # Idempotent: a second run only checks. Needs root or sudo only to install Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -51,9 +51,11 @@ if [[ $want_test -eq 1 ]]; then
     echo "installing mosquitto (Debian) ..." >&2
     apt_install mosquitto
   fi
-  # Footage (vtest.avi) comes from Debian's opencv-doc via `apt-get download`,
-  # which needs the package lists.
-  if ! apt-cache show opencv-doc >/dev/null 2>&1; then
-    "${sudo_cmd[@]}" apt-get update -qq
-  fi
+fi
+
+# Footage (vtest.avi, for the demo and the tests) comes from Debian's opencv-doc via
+# `apt-get download`, which needs the package lists.
+if command -v apt-cache >/dev/null && ! apt-cache show opencv-doc >/dev/null 2>&1; then
+  echo "updating Debian package lists (for the demo footage) ..." >&2
+  "${sudo_cmd[@]}" apt-get update -qq
 fi
