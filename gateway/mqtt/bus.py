@@ -162,6 +162,7 @@ class MqttBus:
         self._ratelog = RateLimitedLog(log, log_interval_s)
         self._tls = tls_context(config.tls)
         self._handler_tasks: set[asyncio.Future[None]] = set()
+        self._in_session = False
         self._not_connecting = asyncio.Event()
         self._not_connecting.set()
         self._dispatch_queue = _dispatch_queue_type(self._on_mqtt_message)
@@ -196,6 +197,17 @@ class MqttBus:
         """Publish `offline`, flush what is queued (bounded wait), disconnect cleanly."""
         if self._task is None:
             return
+        # aiomqtt leaves the socket open when cancelled mid-connect: let an attempt in
+        # progress finish (bounded by connect_timeout_s) so the client closes cleanly.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self.config.connect_timeout_s):
+                await self._not_connecting.wait()
+        if self._in_session and not self.connected.is_set():
+            # Connected, still publishing `online` and subscribing: let that finish, or a
+            # clean DISCONNECT would leave `online` retained with no Will to correct it.
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._flush_timeout_s):
+                    await self.connected.wait()
         if self.connected.is_set():
             done = self._enqueue(self.status_topic, OFFLINE, qos=1, retain=True, wait=True)
             assert done is not None
@@ -206,11 +218,6 @@ class MqttBus:
                 log.warning(
                     "could not flush %d queued message(s) before shutdown", len(self._queue)
                 )
-        # aiomqtt leaves the socket open when cancelled mid-connect: let an attempt in
-        # progress finish (bounded by connect_timeout_s) so the client closes cleanly.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(self.config.connect_timeout_s):
-                await self._not_connecting.wait()
         self._task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
@@ -330,6 +337,8 @@ class MqttBus:
                     self._not_connecting.set()
                 async with contextlib.AsyncExitStack() as stack:
                     stack.push_async_exit(client)
+                    self._in_session = True
+                    stack.callback(setattr, self, "_in_session", False)
                     backoff.reset()
                     await self._session(client)
             except (aiomqtt.MqttError, ExceptionGroup) as exc:
