@@ -13,6 +13,7 @@ round. A crash between answer and ack sends it again; the cloud dedups by id.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import time
@@ -49,7 +50,7 @@ class Channel:
     idle_poll_s: float = 5.0
 
 
-class _Sender:
+class _Sender(abc.ABC):
     """Shared loop: breaker gate, one round, backoff on failure, wait when idle."""
 
     name = ""
@@ -84,9 +85,9 @@ class _Sender:
                 except TimeoutError:
                     pass
 
+    @abc.abstractmethod
     async def _round(self) -> bool:
         """Try to send something; return False when there was nothing to send."""
-        raise NotImplementedError
 
     async def _succeeded(self) -> None:
         self.policy.reset()
