@@ -9,6 +9,7 @@ from collections.abc import Callable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from gateway.errors import ComponentError
 from gateway.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -50,7 +51,11 @@ class HttpEndpoint:
         await runner.setup()
         try:
             site = web.TCPSite(runner, self.host, self.port)
-            await site.start()
+            try:
+                await site.start()
+            except OSError as exc:
+                msg = f"cannot serve /metrics on {self.host}:{self.port}: {exc.strerror or exc}"
+                raise ComponentError(msg) from exc
             log.info("serving /metrics and /healthz on http://%s:%d", self.host, self.port)
             await asyncio.Event().wait()
         finally:

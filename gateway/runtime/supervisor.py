@@ -11,6 +11,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from gateway.backoff import Backoff
+from gateway.errors import EdgegwError
 from gateway.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -95,13 +96,16 @@ class Supervisor:
             started = time.monotonic()
             try:
                 await child.component.run()
-            except Exception:
+            except Exception as exc:
                 if time.monotonic() - started > self._healthy_after_s:
                     backoff.reset()
                 delay = backoff.next_delay()
                 child.failing = True
                 self._restarts.labels(name).inc()
-                log.exception("component %s crashed; restarting in %.1fs", name, delay)
+                if isinstance(exc, EdgegwError):  # a known failure: its message says it all
+                    log.error("component %s failed: %s; restarting in %.1fs", name, exc, delay)
+                else:
+                    log.exception("component %s crashed; restarting in %.1fs", name, delay)
                 await asyncio.sleep(delay)
                 child.failing = False
             else:

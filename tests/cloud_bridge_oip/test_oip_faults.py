@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -26,6 +25,7 @@ from cloud_bridge.oip import (
 from cloud_bridge.oip.protocol import InferenceRequest
 from cloud_bridge.server import EventSink, make_app
 from tests.cloud_bridge_oip.conftest import jpeg_of, running, solid_image
+from tests.support.mosquitto import free_port
 
 INFER = "/v2/models/m/infer"
 
@@ -135,9 +135,7 @@ async def test_hanging_server_times_out(hanging_url: str) -> None:
 
 
 async def test_connection_refused() -> None:
-    with socket.socket() as sock:  # a port that was free a moment ago and has no listener
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()  # free a moment ago, no listener, outside the ephemeral range
     async with OipClient(f"http://127.0.0.1:{port}") as oip:
         with pytest.raises(UplinkConnectionError) as info:
             await oip.ready()

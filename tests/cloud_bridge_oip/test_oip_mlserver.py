@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import shutil
-import socket
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -23,6 +22,7 @@ from cloud_bridge.oip import (
     build_hard_case_request,
 )
 from tests.cloud_bridge_oip.conftest import jpeg_of, solid_image
+from tests.support.mosquitto import free_port
 
 # MLServer (the test extra installs it) runs in a subprocess. One MLServer for the
 # module, so the module shares one event loop.
@@ -36,15 +36,11 @@ START_DEADLINE_S = 60.0
 
 
 def free_ports(n: int) -> list[int]:
-    """Return `n` distinct ports that are free now (the OS may reuse them later)."""
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for sock in socks:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in socks]
-    finally:
-        for sock in socks:
-            sock.close()
+    """Return `n` distinct free ports, outside the ephemeral range (see `free_port`)."""
+    ports: set[int] = set()
+    while len(ports) < n:
+        ports.add(free_port())
+    return sorted(ports)
 
 
 async def wait_ready(url: str, proc: asyncio.subprocess.Process, log: Path) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -293,3 +295,22 @@ async def test_supervisor_restarts_a_crashed_component_with_backoff() -> None:
         assert sup.failing == []
     assert flaky.runs == 3
     assert stats.snapshot()["component_restarts_total"] == {"flaky": 2.0}
+
+
+async def test_busy_http_port_is_a_clear_error_and_the_gateway_keeps_running(
+    mosquitto: Mosquitto, make_config: ConfigFactory, caplog: pytest.LogCaptureFixture
+) -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", free_port()))
+        busy.listen()
+        port = busy.getsockname()[1]
+        gw = Gateway(make_config(mosquitto, stats={"http_port": port}))
+        caplog.set_level(logging.ERROR, logger="gateway.runtime.supervisor")
+        async with running(gw):
+            await eventually(lambda: "component http is restarting" in gw.health_problems())
+            assert gw.bus is not None
+            assert gw.bus.connected.is_set()  # the rest of the gateway is unaffected
+    failures = [r for r in caplog.records if "component http failed" in r.getMessage()]
+    assert failures
+    assert f"cannot serve /metrics on 127.0.0.1:{port}" in failures[0].getMessage()
+    assert failures[0].exc_info is None  # a known failure: one line, no traceback

@@ -8,6 +8,7 @@ or a TLS listener. The Debian package `mosquitto` must be installed: the test co
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import signal
 import socket
@@ -17,12 +18,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 
+def _ephemeral_range() -> range:
+    """The kernel's range for outgoing connections' local ports (and for bind to 0)."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+        return range(int(low), int(high) + 1)
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+
+
+_EPHEMERAL = _ephemeral_range()
+_rng = random.Random()
+
+
 def free_port() -> int:
-    """A TCP port free on 127.0.0.1 right now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A TCP port free on 127.0.0.1 now, chosen OUTSIDE the kernel's ephemeral range.
+
+    A port from `bind(0)` comes from the ephemeral range, so between choosing it and
+    the server binding it, any outgoing connection (an MQTT client, an HTTP request)
+    may take it as its local port: "address already in use" at random. Ports below
+    the range are never handed out that way.
+    """
+    low = 10_000 if _EPHEMERAL.start > 12_000 else 1024
+    high = _EPHEMERAL.start - 1 if _EPHEMERAL.start > low + 1000 else 65_535
+    for _ in range(200):
+        port = _rng.randint(low, high)
+        if port in _EPHEMERAL:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    msg = "no free port found outside the ephemeral range"
+    raise RuntimeError(msg)
 
 
 def wait_port(port: int, *, timeout_s: float = 10.0, up: bool = True) -> None:
