@@ -24,8 +24,8 @@ from cloud_bridge.uplink import (
 from gateway.cloudlink.observe import OutboxStatsPoller, StatsObserver
 from gateway.cloudlink.sink import EVENTS, HARD_CASES, EventRouter, OutboxWriter, class_policies
 from gateway.config.cloud import CloudSection
+from gateway.datadir import default_data_dir
 from gateway.stats import Stats
-from gateway.vision.models import default_data_dir
 
 if TYPE_CHECKING:  # gateway.runtime imports gateway.cloudlink while initialising
     from gateway.runtime.supervisor import Component

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import shutil
 import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import platformdirs
-
+from gateway.datadir import DATA_DIR_ENV, default_data_dir
 from gateway.errors import EdgegwError
 
 __all__ = [
@@ -35,7 +33,6 @@ log = logging.getLogger(__name__)
 
 DEB_PACKAGE = "opencv-doc"
 DEB_DATA_DIR = "./usr/share/doc/opencv-doc/examples/data"
-DATA_DIR_ENV = "EDGEGW_DATA_DIR"
 _APT_TIMEOUT_S = 600.0
 
 
@@ -63,12 +60,6 @@ MESSI = FootageFile(
     size=72_937,
 )
 FOOTAGE_FILES: tuple[FootageFile, ...] = (VTEST, MESSI)
-
-
-def default_data_dir() -> Path:
-    """Return `$EDGEGW_DATA_DIR`, or the user cache dir for edgegw."""
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else Path(platformdirs.user_cache_dir("edgegw"))
 
 
 def fetch_vtest(data_dir: Path | None = None) -> Path:

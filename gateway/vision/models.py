@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import subprocess
 import sys
 import tempfile
@@ -22,8 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-import platformdirs
-
+from gateway.datadir import DATA_DIR_ENV, default_data_dir
 from gateway.errors import ModelError, ModelNotFoundError
 from gateway.vision import archive
 
@@ -44,7 +42,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-DATA_DIR_ENV = "EDGEGW_DATA_DIR"
 Task = Literal["detection", "classification", "segmentation"]
 Progress = Callable[[str], None]
 
@@ -191,12 +188,6 @@ CATALOGUE: dict[str, ModelSpec] = {
         ),
     )
 }
-
-
-def default_data_dir() -> Path:
-    """Return `$EDGEGW_DATA_DIR`, or the user cache dir for edgegw."""
-    env = os.environ.get(DATA_DIR_ENV)
-    return Path(env) if env else Path(platformdirs.user_cache_dir("edgegw"))
 
 
 def models_dir(data_dir: Path | None = None) -> Path:
