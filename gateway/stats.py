@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from prometheus_client import (
     CollectorRegistry,
@@ -25,6 +26,14 @@ NAMESPACE = "edgegw"
 SnapshotValue = float | dict[str, float]
 
 
+@dataclass(slots=True, frozen=True)
+class _CpuMark:
+    """Process CPU seconds at a monotonic time, for the CPU % between two snapshots."""
+
+    at: float
+    cpu_s: float
+
+
 class Stats:
     """The gateway's metrics: counters, gauges, process RSS/CPU, uptime."""
 
@@ -36,7 +45,7 @@ class Stats:
         self._gauges: dict[str, Gauge] = {}
         ProcessCollector(registry=self.registry)
         self.gauge_fn("uptime_seconds", "Seconds since the gateway started.", self.uptime)
-        self._cpu_mark: tuple[float, float] | None = None
+        self._cpu_mark: _CpuMark | None = None
 
     def uptime(self) -> float:
         """Seconds since start."""
@@ -85,9 +94,8 @@ class Stats:
         cpu = out.get("process_cpu_seconds_total")
         if isinstance(cpu, float):
             now = self._clock()
-            if self._cpu_mark is not None and now > self._cpu_mark[0]:
-                out["process_cpu_percent"] = round(
-                    100.0 * (cpu - self._cpu_mark[1]) / (now - self._cpu_mark[0]), 2
-                )
-            self._cpu_mark = (now, cpu)
+            mark = self._cpu_mark
+            if mark is not None and now > mark.at:
+                out["process_cpu_percent"] = round(100.0 * (cpu - mark.cpu_s) / (now - mark.at), 2)
+            self._cpu_mark = _CpuMark(at=now, cpu_s=cpu)
         return out
