@@ -689,7 +689,7 @@ def cmd_sheets(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one pass ove
     fulls: dict[int, Frame] = {}
     overview_frames = [] if only else list(range(1, N_FRAMES + 1, args.every))
     overview: list[Frame] = []
-    ch = 150
+    ch = args.crop_height
     video = Path(args.video) if args.video else default_video()
     for f, frame in enumerate(read_frames(video), start=1):
         for tid in need.get(f, []):
@@ -741,6 +741,8 @@ def cmd_sheets(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one pass ove
                     _label(img, str(t.id), (int(b.x), max(int(b.y) - 1, 12)), c, 0.45)
             _label(img, f"frame {f}", (4, 20), (255, 255, 255), 0.6)
             overview.append(img)
+    strips: list[tuple[int, Frame]] = []
+    first_id = 0
     for tid, picks in wanted.items():
         t = tracks[tid]
         row_w = 1150
@@ -763,6 +765,24 @@ def cmd_sheets(args: argparse.Namespace) -> None:  # noqa: PLR0915 (one pass ove
         _label(head, title, (4, 18), (255, 255, 255), 0.55)
         sheet = np.vstack([head, *rows, full])
         cv2.imwrite(str(out / "tracks" / f"track_{tid:03d}.png"), sheet)
+        strips.append((tid, np.vstack([head, *rows])))
+    # Crop strips of several tracks in one PNG, for a quicker pass over every track.
+    (out / "strips").mkdir(exist_ok=True)
+    for old in (out / "strips").glob("*.png"):
+        old.unlink()
+    strips.sort()
+    page: list[Frame] = []
+    height = 0
+    for tid, strip in strips:
+        if page and height + strip.shape[0] > 1400:
+            cv2.imwrite(str(out / "strips" / f"strips_{first_id:03d}.png"), np.vstack(page))
+            page, height = [], 0
+        if not page:
+            first_id = tid
+        page.append(strip)
+        height += strip.shape[0]
+    if page:
+        cv2.imwrite(str(out / "strips" / f"strips_{first_id:03d}.png"), np.vstack(page))
     for i in range(0, len(overview), 2):
         pair = overview[i : i + 2]
         if len(pair) == 1:
@@ -808,8 +828,10 @@ def cmd_zoom(args: argparse.Namespace) -> None:
         _label(crop, str(f), (2, crop.shape[0] - 2), (255, 255, 255), 0.5)
         tiles.append(crop)
     per_row = max(1, 1500 // tiles[0].shape[1])
-    rows = [_hcat(tiles[i : i + per_row], per_row * tiles[0].shape[1])
-            for i in range(0, len(tiles), per_row)]
+    rows = [
+        _hcat(tiles[i : i + per_row], per_row * tiles[0].shape[1])
+        for i in range(0, len(tiles), per_row)
+    ]
     cv2.imwrite(args.out, np.vstack(rows))
     print(f"wrote {args.out}")
 
@@ -855,6 +877,7 @@ def main(argv: list[str] | None = None) -> None:
     sp.add_argument("--out-dir", default=str(Path.home() / ".cache/edgegw/truth_sheets"))
     sp.add_argument("--every", type=int, default=10, help="overview: every Nth frame")
     sp.add_argument("--crops", type=int, default=24, help="crops per track sheet")
+    sp.add_argument("--crop-height", type=int, default=150, help="pixels")
     sp.add_argument("--ids", type=int, nargs="*", help="only these track ids (no overview)")
     zp = sub.add_parser("zoom", help="a region over a frame range, boxes drawn")
     zp.add_argument("--proposals", default=str(PROPOSALS))
