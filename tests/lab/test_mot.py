@@ -17,7 +17,7 @@ def walker(tid: int, x0: float, frames: range, dx: float = 5.0) -> TrackPath:
 
 
 def test_write_then_read_round_trips_with_one_based_frames(tmp_path: Path) -> None:
-    tracks = [walker(1, 0, range(0, 5)), walker(7, 200, range(3, 6))]
+    tracks = [walker(1, 0, range(5)), walker(7, 200, range(3, 6))]
     path = tmp_path / "res.txt"
     assert write_mot(tracks, path, scores={1: 0.9}) == 8
     first = path.read_text().splitlines()[0]
