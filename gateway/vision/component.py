@@ -23,7 +23,7 @@ from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcom
 from gateway.vision.camera import CameraWorker
 from gateway.vision.detector import Detector
 from gateway.vision.events import CameraPublisher
-from gateway.vision.models import CATALOGUE, resolve
+from gateway.vision.models import CATALOGUE, ModelSpec, resolve
 from gateway.vision.stats import CameraStats
 
 if TYPE_CHECKING:  # the runtime imports the pipelines: no import cycle at run time
@@ -52,11 +52,19 @@ def build_detector(model: ModelConfig) -> Detector:
         decoder=decoder,
         normalization=model.normalization or (spec.normalization if spec else "[0,1]"),
         labels=labels if labels is not None else None,
-        letterbox=model.letterbox,
+        letterbox=_letterbox(model, spec),
         num_threads=model.num_threads,
         delegate=model.delegate,
+        entry=spec,
         **options,
     )
+
+
+def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
+    """Return the configured letterbox, else the store's choice for the model, else True."""
+    if model.letterbox is not None:
+        return model.letterbox
+    return spec.letterbox if spec is not None else True
 
 
 def analyzer_settings(camera: CameraConfig, model: ModelConfig | None) -> AnalyzerSettings:

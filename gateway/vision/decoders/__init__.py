@@ -13,6 +13,7 @@ from gateway.errors import ModelError
 from gateway.vision.decoders.base import Decoder, Detection, load_labels, nms
 from gateway.vision.decoders.classifier import ClassifierDecoder
 from gateway.vision.decoders.mediapipe_ssd import MediapipeSsdDecoder
+from gateway.vision.decoders.ssd_raw import SsdRawDecoder
 from gateway.vision.decoders.tflite_ssd import TFLiteSsdDecoder
 from gateway.vision.decoders.yolo import YoloDecoder
 from gateway.vision.runtime import TensorInfo
@@ -23,6 +24,7 @@ __all__ = [
     "DecoderType",
     "Detection",
     "MediapipeSsdDecoder",
+    "SsdRawDecoder",
     "TFLiteSsdDecoder",
     "YoloDecoder",
     "load_labels",
@@ -30,11 +32,12 @@ __all__ = [
     "nms",
 ]
 
-DecoderType = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
+DecoderType = Literal["mediapipe_ssd", "tflite_ssd", "ssd_raw", "yolo", "classifier"]
 
 _DECODERS: dict[str, Any] = {
     "mediapipe_ssd": MediapipeSsdDecoder,
     "tflite_ssd": TFLiteSsdDecoder,
+    "ssd_raw": SsdRawDecoder,
     "yolo": YoloDecoder,
     "classifier": ClassifierDecoder,
 }
