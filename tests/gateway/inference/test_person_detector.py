@@ -19,13 +19,13 @@ import numpy.typing as npt
 import pytest
 
 from gateway.errors import ModelError, ModelNotFoundError
-from gateway.vision import models
-from gateway.vision.archive import sha256_file
-from gateway.vision.decoders.base import Detection
-from gateway.vision.detector import Detector
-from gateway.vision.footage import FootageError, fetch_footage
-from gateway.vision.geometry import Box
-from gateway.vision.runtime import TFLiteModel
+from gateway.inference import catalog as models
+from gateway.inference.archive import sha256_file
+from gateway.inference.detector import Detector
+from gateway.inference.geometry import Box
+from gateway.inference.interpreter import TFLiteModel
+from gateway.inference.outputs.base import Detection
+from lab.footage import FootageError, fetch_footage
 from tests.support.required import unavailable
 
 FIXTURE = Path(__file__).with_name("fixtures") / "person_ssdlite_tf_boxes.json"

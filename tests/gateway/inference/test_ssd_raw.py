@@ -7,10 +7,10 @@ import numpy.typing as npt
 import pytest
 
 from gateway.errors import ModelError
-from gateway.vision.decoders import SsdRawDecoder, make_decoder
-from gateway.vision.decoders.ssd_raw import SsdAnchorSpec, generate_ssd_anchors
-from gateway.vision.preprocess import ImageTransform
-from gateway.vision.runtime import TensorInfo
+from gateway.inference.interpreter import TensorInfo
+from gateway.inference.outputs import SsdRawDecoder, make_output_decoder
+from gateway.inference.outputs.ssd_raw import SsdAnchorSpec, generate_ssd_anchors
+from gateway.inference.preprocess import ImageTransform
 
 N = 1917
 
@@ -113,7 +113,7 @@ def test_nms_per_class_and_multi_class_labels() -> None:
 
 
 def test_options_from_a_config_file_as_text() -> None:
-    decoder = make_decoder(
+    decoder = make_output_decoder(
         "ssd_raw",
         [info(0, "boxes", (1, 2 * 2 * 6 + 6, 4)), info(1, "scores", (1, 30, 2))],
         feature_map_sizes="2,1",
@@ -138,16 +138,16 @@ def test_outputs_that_do_not_fit_fail_at_construction(
     heads: list[TensorInfo], message: str
 ) -> None:
     with pytest.raises(ModelError, match=message):
-        make_decoder("ssd_raw", heads)
+        make_output_decoder("ssd_raw", heads)
 
 
 def test_bad_options_fail_clearly() -> None:
     with pytest.raises(ModelError, match="comma-separated numbers"):
-        make_decoder("ssd_raw", outputs(), feature_map_sizes="19;10")
+        make_output_decoder("ssd_raw", outputs(), feature_map_sizes="19;10")
     with pytest.raises(ModelError, match="box_coder_scales"):
-        make_decoder("ssd_raw", outputs(), box_coder_scales=(10, 10, 5))
+        make_output_decoder("ssd_raw", outputs(), box_coder_scales=(10, 10, 5))
     with pytest.raises(ModelError, match="no class column"):
-        make_decoder("ssd_raw", [info(0, "a", (1, N, 4)), info(1, "b", (1, N, 1))])
+        make_output_decoder("ssd_raw", [info(0, "a", (1, N, 4)), info(1, "b", (1, N, 1))])
 
 
 def test_scores_named_first_are_told_apart_from_boxes() -> None:
