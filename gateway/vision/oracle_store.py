@@ -26,7 +26,7 @@ from gateway.vision.evaluation import TrackPath, TrackRecorder
 from gateway.vision.geometry import Box
 from gateway.vision.models import default_data_dir
 from gateway.vision.oracle import PERSON, OracleConfig, PersonOracle, model_digest
-from gateway.vision.tracker import IoUTracker, TrackerConfig
+from gateway.vision.tracker import ObjectTracker, TrackerConfig
 
 __all__ = [
     "OracleRun",
@@ -154,7 +154,7 @@ def oracle_tracks(
 ) -> list[TrackPath]:
     """Track the oracle's people; drop tracks shorter than `min_frames` and scenery."""
     still = static if static is not None else StaticFilter()
-    iou = IoUTracker(tracker)
+    iou = ObjectTracker(tracker)
     recorder = TrackRecorder()
     for index in sorted(detections):
         update = iou.update(detections[index], index / fps, index)
