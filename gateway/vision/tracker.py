@@ -262,8 +262,10 @@ class ObjectTracker:
         cfg = self.config
         if cfg.small_box_area <= 0 or cfg.center_distance <= 0:
             return pairs
-        rows = [r for r in range(len(lives)) if r not in {r for r, _ in found}]
-        cols = [c for c in range(len(candidates)) if c not in {c for _, c in found}]
+        taken_rows = {r for r, _ in found}
+        taken_cols = {c for _, c in found}
+        rows = [r for r in range(len(lives)) if r not in taken_rows]
+        cols = [c for c in range(len(candidates)) if c not in taken_cols]
         if not rows or not cols:
             return pairs
         near = np.full((len(rows), len(cols)), _INFEASIBLE)
