@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from gateway.vision.geometry import Box
+from gateway.inference.geometry import Box
 
 __all__ = ["BoxKalman", "KalmanNoise"]
 

@@ -38,10 +38,10 @@ import numpy as np
 import numpy.typing as npt
 from scipy.optimize import linear_sum_assignment
 
+from gateway.config.tracker import TrackerConfig, ZoneConfig
+from gateway.inference.geometry import Box, Polygon
 from gateway.logs import RateLimitedLog
-from gateway.vision.geometry import Box, Polygon
 from gateway.vision.kalman import BoxKalman, KalmanNoise
-from gateway.vision.tracker_config import TrackerConfig, ZoneConfig
 
 __all__ = [
     "DetectionLike",
