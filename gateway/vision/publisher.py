@@ -138,7 +138,7 @@ class CameraPublisher:
 
     def handle(self, outcome: FrameOutcome) -> None:
         """Publish the events of one processed frame."""
-        now = time.monotonic()
+        now = outcome.received_at  # frame time: the update limit holds for replays too
         for report in outcome.started:
             self._maybe_announce(report.track, report.snapshot, now)
         for track in outcome.updated:
