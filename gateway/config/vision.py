@@ -20,7 +20,7 @@ from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
 from gateway.config.tracker import TrackerConfig
 
-DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
+DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "ssd_raw", "yolo", "classifier"]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
 OptionValue = str | int | float | bool
 
@@ -177,7 +177,11 @@ class ModelConfig(Section):
         description="Input scaling: `[-1,1]`, `[0,1]` or `raw` 0-255 (default: the store's, "
         "or `[0,1]` for a file).",
     )
-    letterbox: bool = Field(True, description="Keep the aspect ratio, padding to the input.")
+    letterbox: bool | None = Field(
+        None,
+        description="Keep the aspect ratio, padding to the input (default: the store's "
+        "choice for the model, else true; SSD models trained on stretched images say false).",
+    )
     num_threads: int = Field(2, ge=1, le=64, description="Interpreter threads.")
     delegate: str | None = Field(
         None, description="External delegate library, e.g. `libedgetpu.so.1` for a Coral."
