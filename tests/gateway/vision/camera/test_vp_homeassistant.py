@@ -8,6 +8,7 @@ leave: its discovered occupancy, count and image topics get payloads, and its
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import aiomqtt
@@ -16,6 +17,7 @@ import numpy as np
 
 from devices.cameras import encode_jpeg
 from gateway.config import GatewayConfig
+from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.homeassistant.discovery import discovery_configs
 from gateway.mqtt.topics import Topics
 from gateway.plugins import build_gateway
@@ -179,3 +181,23 @@ def test_camera_ids_do_not_depend_on_order_or_runs(
     reordered = make_config(mosquitto, cameras=cameras(gateway_id)[::-1])
     topics = Topics(cfg.topic_prefix)
     assert discovery_configs(cfg, topics) == discovery_configs(reordered, topics)
+
+
+def test_tracked_labels_come_from_the_tracker_then_the_model(tmp_path: Path) -> None:
+    def camera(**extra: Any) -> CameraConfig:
+        return CameraConfig.model_validate({"id": "c", "source": "mqtt:x", **extra})
+
+    def model(**extra: Any) -> ModelConfig:
+        return ModelConfig.model_validate({"id": "m", **extra})
+
+    labels_file = tmp_path / "labels.txt"
+    labels_file.write_text("person\ncar\n")
+    own = {"path": str(tmp_path / "own.tflite"), "decoder": "yolo"}
+    picked = camera(tracker={"labels": ["person", "car", "person"]})
+    assert tracked_labels(picked, model(name="person_ssdlite")) == ("person", "car")
+    assert tracked_labels(camera(), None) == ("motion",)
+    assert tracked_labels(camera(), model(name="person_ssdlite")) == ("person",)
+    assert tracked_labels(camera(), model(**own, labels=["dog", "cat"])) == ("dog", "cat")
+    # A labels file is not read for this (a COCO file would make 160 entities): none known.
+    assert tracked_labels(camera(), model(**own, labels=str(labels_file))) == ()
+    assert tracked_labels(camera(), model(name="efficientnet_lite0")) == ()
