@@ -50,6 +50,7 @@ def cameras(gateway_id: str) -> list[dict[str, Any]]:
             "tracker": {
                 "min_hits": 2,
                 "max_misses": 2,
+                "lost_s": 0,
                 "zones": [{"name": "right", "points": RIGHT_HALF}],
             },
             "events": {"update_interval_s": 0.01},
