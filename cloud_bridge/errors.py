@@ -3,9 +3,11 @@
     CloudBridgeError           root: everything cloud_bridge raises on purpose
     ├── OutboxError            the durable outbox cannot open, read or write its database;
     │                          carries `path` and `reason`
-    └── UplinkError            an HTTP/OIP call to the cloud failed (cloud_bridge.oip.errors:
-                               UplinkTimeout, UplinkHTTPError, UplinkProtocolError,
-                               UplinkConnectionError)
+    ├── UplinkError            an HTTP/OIP call to the cloud failed (cloud_bridge.oip.errors:
+    │                          UplinkTimeout, UplinkHTTPError, UplinkProtocolError,
+    │                          UplinkConnectionError)
+    └── ImageRejectedError     a request's image is over the limits or broken
+                               (cloud_bridge.oip.hard_case; also a ValueError)
 
 `cloud_bridge` does not import `gateway`; `gateway` translates these into its own tree at
 the boundary (``raise ComponentError(...) from exc``). Dependency errors (sqlite3, aiohttp)

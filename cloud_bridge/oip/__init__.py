@@ -11,6 +11,7 @@ from cloud_bridge.oip.errors import (
 from cloud_bridge.oip.hard_case import (
     EdgeGuess,
     ImageEncoding,
+    ImageRejectedError,
     build_hard_case_request,
     read_edge_guess,
     read_image,
@@ -28,6 +29,7 @@ __all__ = [
     "EdgeGuess",
     "ErrorResponse",
     "ImageEncoding",
+    "ImageRejectedError",
     "InferenceRequest",
     "InferenceResponse",
     "OipClient",

@@ -9,21 +9,31 @@ The image is the tensor named `image` (configurable), in one of two encodings:
 
 The edge's guess rides as request parameters: `hard_case_id` (also the request id),
 `edge_label` and `edge_score`.
+
+`read_image` is what a server runs on a client's bytes, so both encodings go through
+`devices.cameras.guard`: a JPEG's (or PNG's) header is read before anything is decoded,
+and more than `ImageLimits.max_pixels` (or bytes) is refused with an `ImageRejectedError`, as
+is a 0x0 image or a truncated JPEG.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 
+from cloud_bridge.errors import CloudBridgeError
 from cloud_bridge.oip.protocol import InferenceRequest, Parameters, RequestInput
+
+if TYPE_CHECKING:  # imported when used: the gateway's uplink loads this without OpenCV
+    from devices.cameras.guard import ImageIssue, ImageLimits
 
 __all__ = [
     "EdgeGuess",
     "ImageEncoding",
+    "ImageRejectedError",
     "build_hard_case_request",
     "read_edge_guess",
     "read_image",
@@ -33,6 +43,14 @@ ImageEncoding = Literal["jpeg", "uint8"]
 _HARD_CASE_ID = "hard_case_id"
 _EDGE_LABEL = "edge_label"
 _EDGE_SCORE = "edge_score"
+
+
+class ImageRejectedError(CloudBridgeError, ValueError):
+    """The request's image is refused before or while decoding; `issue` says why."""
+
+    def __init__(self, issue: ImageIssue) -> None:
+        self.issue = issue
+        super().__init__(f"image refused ({issue.problem.value}): {issue.detail}")
 
 
 @dataclass(slots=True, frozen=True)
@@ -76,18 +94,31 @@ def build_hard_case_request(
     return InferenceRequest(id=hard_case_id, parameters=parameters, inputs=[tensor])
 
 
-def read_image(request: InferenceRequest, *, input_name: str = "image") -> npt.NDArray[np.uint8]:
+def read_image(
+    request: InferenceRequest, *, input_name: str = "image", limits: ImageLimits | None = None
+) -> npt.NDArray[np.uint8]:
     """Return the request's image as BGR HxWx3 uint8, whichever encoding it came in.
 
-    Raises KeyError if the input is missing and ValueError if it cannot be decoded.
+    Raises KeyError if the input is missing, `ImageRejectedError` (a ValueError) if the image
+    is over `limits`, empty or truncated, and ValueError if it cannot be decoded.
     """
+    from devices.cameras.guard import ImageIssue, ImageLimits, check_shape, decode_image
+
+    limits = limits or ImageLimits()
     tensor = request.input(input_name)
     if tensor.datatype == "BYTES":
         items = tensor.as_bytes()
         if len(items) != 1:
             raise ValueError(f"expected one image in {input_name!r}, got {len(items)}")
-        return _decode_jpeg(items[0])
+        image = decode_image(items[0], limits)
+        if isinstance(image, ImageIssue):
+            raise ImageRejectedError(image)
+        return image
     if tensor.datatype == "UINT8" and len(tensor.shape) == 3 and tensor.shape[2] == 3:
+        height, width = tensor.shape[0], tensor.shape[1]
+        issue = check_shape(width, height, limits)
+        if issue is not None:
+            raise ImageRejectedError(issue)
         pixels: npt.NDArray[np.uint8] = tensor.as_numpy().astype(np.uint8, copy=False)
         return pixels
     raise ValueError(f"input {input_name!r}: {tensor.datatype} {tensor.shape} is not an image")
@@ -114,9 +145,9 @@ def _encode_jpeg(pixels: npt.NDArray[np.uint8], quality: int) -> bytes:
 
 
 def _decode_jpeg(data: bytes) -> npt.NDArray[np.uint8]:
-    import cv2
+    from devices.cameras.guard import ImageIssue, decode_image
 
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise ValueError(f"{len(data)} bytes are not a decodable image")
-    return np.asarray(pixels, dtype=np.uint8)
+    image = decode_image(data)
+    if isinstance(image, ImageIssue):
+        raise ImageRejectedError(image)
+    return image

@@ -124,7 +124,7 @@ async def test_undecodable_image_is_400_and_model_crash_is_500(server_url: str) 
             await oip.infer("brightness", bad)
         assert info.value.status == 400
         assert info.value.error is not None
-        assert "not a decodable image" in info.value.error
+        assert "image refused (not_image)" in info.value.error
         with pytest.raises(UplinkHTTPError) as info:
             await oip.infer("broken", bad)
         assert info.value.status == 500
