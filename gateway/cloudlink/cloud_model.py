@@ -63,7 +63,7 @@ class SegmentationJudge:
         try:
             image = read_image(request)
         except (KeyError, ValueError) as exc:
-            raise InferenceInputError(str(exc)) from exc
+            raise InferenceInputError.from_error(exc) from exc
         label, score, fraction = self.judge(image)
         return InferenceResponse(
             model_name=self.name,

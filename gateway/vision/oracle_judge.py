@@ -36,7 +36,7 @@ class OracleJudge:
         try:
             image = read_image(request)
         except (KeyError, ValueError) as exc:
-            raise InferenceInputError(str(exc)) from exc
+            raise InferenceInputError.from_error(exc) from exc
         with self._lock:
             verdict = self.oracle.judge_crop(image)
             self.calls += 1

@@ -54,7 +54,7 @@ def brightness_model(request: InferenceRequest) -> InferenceResponse:
     try:
         pixels = read_image(request)
     except ValueError as exc:
-        raise InferenceInputError(str(exc)) from exc
+        raise InferenceInputError.from_error(exc) from exc
     mean = float(pixels.mean())
     guess = read_edge_guess(request)
     return InferenceResponse(
