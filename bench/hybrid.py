@@ -68,7 +68,12 @@ async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int
     with EventSink(":memory:") as sink:
         server = asyncio.create_task(
             serve(
-                "127.0.0.1", 0, models={judge.name: judge}, sink=sink, on_started=port.set_result
+                "127.0.0.1",
+                0,
+                models={judge.name: judge},
+                sink=sink,
+                no_auth=True,  # loopback, this process only
+                on_started=port.set_result,
             ),
             name="cloud-server",
         )

@@ -1,4 +1,9 @@
-"""`edgegw cloud serve`: the reference cloud (OIP model server + event sink) on aiohttp."""
+"""`edgegw cloud serve`: the reference cloud (OIP model server + event sink) on aiohttp.
+
+It does not start without a bearer token, read from `--token-file` or `$EDGEGW_CLOUD_TOKEN`
+(never from the command line, where `ps` shows it), unless `--no-auth` says so, and
+`--no-auth` is refused on anything but a loopback address.
+"""
 
 from __future__ import annotations
 
@@ -32,8 +37,17 @@ def add_cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (127.0.0.1)")
     serve.add_argument("--port", type=int, default=8080, help="port (8080; 0 picks a free one)")
     serve.add_argument("--db", type=Path, default=Path("edgegw-cloud.db"), help="event store")
-    serve.add_argument("--token", help=f"bearer token required from clients (or ${TOKEN_ENV})")
-    serve.add_argument("--token-file", type=Path, help="file holding the bearer token")
+    serve.add_argument("--token", help=argparse.SUPPRESS)  # refused: see _token
+    serve.add_argument(
+        "--token-file",
+        type=Path,
+        help=f"file holding the bearer token clients must send (or set ${TOKEN_ENV})",
+    )
+    serve.add_argument(
+        "--no-auth",
+        action="store_true",
+        help="answer clients without a token (only with a loopback --host)",
+    )
     serve.add_argument("--model-name", default="person", help="OIP name of the judge (person)")
     serve.add_argument(
         "--judge",
@@ -51,22 +65,47 @@ def add_cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.set_defaults(func=cmd_serve)
 
 
+class _TokenError(Exception):
+    """The token options are unusable; the message says what to do."""
+
+
 def _token(args: argparse.Namespace) -> str | None:
+    """The bearer token, or None with `--no-auth`; `_TokenError` when neither is usable."""
+    if args.token is not None:
+        raise _TokenError(
+            f"--token is no longer accepted: the command line is visible to every user "
+            f"(ps); put the token in a file and pass --token-file FILE, or set ${TOKEN_ENV}"
+        )
+    token: str | None = None
     if args.token_file is not None:
-        return str(args.token_file.read_text(encoding="utf-8").strip())
-    token = args.token or os.environ.get(TOKEN_ENV)
-    return str(token) if token else None
+        try:
+            token = args.token_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise _TokenError(f"cannot read {args.token_file}: {exc.strerror}") from None
+        if not token:
+            raise _TokenError(f"{args.token_file} is empty")
+    elif os.environ.get(TOKEN_ENV, "").strip():
+        token = os.environ[TOKEN_ENV].strip()
+    if token is not None and args.no_auth:
+        raise _TokenError("--no-auth and a token (--token-file or $EDGEGW_CLOUD_TOKEN) conflict")
+    if token is None and not args.no_auth:
+        raise _TokenError(
+            f"no bearer token: pass --token-file FILE or set ${TOKEN_ENV}; "
+            f"--no-auth serves without one, on a loopback --host only"
+        )
+    return token
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
     """Run the reference cloud until SIGINT/SIGTERM."""
-    from refcloud import EventSink, serve
+    from refcloud import EventSink, ServerConfigError, check_auth, serve
 
     try:
         token = _token(args)
-    except OSError as exc:
-        print(f"error: cannot read {args.token_file}: {exc.strerror}", file=sys.stderr)
-        return 1
+        check_auth(args.host, token, no_auth=args.no_auth)
+    except (_TokenError, ServerConfigError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     setup_logging(level=args.log_level, secrets=[token] if token else [])
     ssl_context = None
     if args.tls_cert is not None:
@@ -96,6 +135,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
                 models={args.model_name: judge},
                 sink=sink,
                 token=token,
+                no_auth=args.no_auth,
                 ssl_context=ssl_context,
                 on_started=started,
             )

@@ -20,11 +20,12 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput, read_image
+from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from gateway.inference.catalog import labels_path, resolve
 from gateway.inference.interpreter import TFLiteModel
 from gateway.inference.outputs import load_labels
 from refcloud import InferenceInputError
+from refcloud.images import read_image
 
 __all__ = ["DEFAULT_CATALOGUE_MODEL", "SegmentationJudge"]
 
@@ -63,7 +64,7 @@ class SegmentationJudge:
         try:
             image = read_image(request)
         except (KeyError, ValueError) as exc:
-            raise InferenceInputError(str(exc)) from exc
+            raise InferenceInputError.from_error(exc) from exc
         label, score, fraction = self.judge(image)
         return InferenceResponse(
             model_name=self.name,

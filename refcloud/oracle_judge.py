@@ -9,8 +9,9 @@ import threading
 
 import numpy as np
 
-from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput, read_image
+from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from refcloud import InferenceInputError
+from refcloud.images import read_image
 from refcloud.oracle import PERSON, PersonOracle
 
 __all__ = ["OracleJudge"]
@@ -36,7 +37,7 @@ class OracleJudge:
         try:
             image = read_image(request)
         except (KeyError, ValueError) as exc:
-            raise InferenceInputError(str(exc)) from exc
+            raise InferenceInputError.from_error(exc) from exc
         with self._lock:
             verdict = self.oracle.judge_crop(image)
             self.calls += 1

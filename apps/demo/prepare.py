@@ -123,8 +123,12 @@ def demo_config(
     cloud_url: str,
     http_port: int | None,
     state_dir: Path,
+    cloud_token: str | None = None,
 ) -> GatewayConfig:
-    """The demo's config file, with the broker, cloud, ports and outbox of this run."""
+    """The demo's config file, with the broker, cloud, ports and outbox of this run.
+
+    `cloud_token` is the bearer token of the demo's own cloud (None: the file's).
+    """
     path = options.config
     try:
         data: dict[str, Any] = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -138,6 +142,8 @@ def demo_config(
     stats["http_port"] = http_port
     cloud = data.setdefault("cloud", {})
     cloud.update(enabled=True, url=cloud_url)
+    if cloud_token is not None:
+        cloud["token"] = cloud_token
     cloud.setdefault("outbox", {})["path"] = str(state_dir / "outbox.db")
     if not options.camera:
         data["cameras"] = []

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import secrets
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -72,6 +73,8 @@ class DemoResult:
 @dataclass(slots=True, frozen=True)
 class _LocalCloud:
     url: str
+    token: str
+    """A fresh bearer token per run: the cloud never answers without one."""
     stored: Callable[[], int]
 
 
@@ -83,10 +86,18 @@ async def _local_cloud(db: Path, model: str) -> AsyncIterator[_LocalCloud]:
 
     judge = await asyncio.to_thread(make_judge, DEFAULT_JUDGE, name=model)
     loop = asyncio.get_running_loop()
+    token = secrets.token_urlsafe(24)
     with EventSink(db) as sink:
         bound: asyncio.Future[int] = loop.create_future()
         server = asyncio.create_task(
-            serve("127.0.0.1", 0, models={model: judge}, sink=sink, on_started=bound.set_result),
+            serve(
+                "127.0.0.1",
+                0,
+                models={model: judge},
+                sink=sink,
+                token=token,
+                on_started=bound.set_result,
+            ),
             name="demo-cloud",
         )
         try:
@@ -95,7 +106,7 @@ async def _local_cloud(db: Path, model: str) -> AsyncIterator[_LocalCloud]:
             if not bound.done():
                 server.result()  # raises why it stopped
                 raise DemoError("the reference cloud stopped before listening")
-            yield _LocalCloud(f"http://127.0.0.1:{bound.result()}", sink.count)
+            yield _LocalCloud(f"http://127.0.0.1:{bound.result()}", token, sink.count)
         finally:
             server.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -166,7 +177,8 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
                 _local_cloud(state_dir / "cloud-events.db", "person")
             )
         cloud_url = cloud.url if cloud is not None else str(options.cloud_url)
-        config, broker = _configure(options, cloud_url, state_dir)
+        token = cloud.token if cloud is not None else None
+        config, broker = _configure(options, cloud_url, state_dir, token)
         cam = camera_topic(config) if vtest is not None else None
         recorder = Recorder(EventRouter.from_config(config.cloud))
         gateway = build_gateway(config)
@@ -237,7 +249,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
 
 
 def _configure(
-    options: DemoOptions, cloud_url: str, state_dir: Path
+    options: DemoOptions, cloud_url: str, state_dir: Path, cloud_token: str | None
 ) -> tuple[GatewayConfig, Endpoint]:
     """The run's config and broker: the file's ports when free, else free ones."""
     try:
@@ -252,6 +264,7 @@ def _configure(
         cloud_url=cloud_url,
         http_port=pick_port(base.stats.http_host, http) if http is not None else None,
         state_dir=state_dir,
+        cloud_token=cloud_token,
     )
     return config, broker
 

@@ -13,7 +13,6 @@ from cloud_bridge.oip.hard_case import (
     ImageEncoding,
     build_hard_case_request,
     read_edge_guess,
-    read_image,
 )
 from cloud_bridge.oip.protocol import (
     ErrorResponse,
@@ -42,5 +41,4 @@ __all__ = [
     "build_hard_case_request",
     "parse_retry_after",
     "read_edge_guess",
-    "read_image",
 ]

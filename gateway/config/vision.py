@@ -10,7 +10,7 @@ command that fetches it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -23,6 +23,13 @@ from gateway.config.tracker import TrackerConfig
 DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "ssd_raw", "yolo", "classifier"]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
 OptionValue = str | int | float | bool
+# devices.cameras.guard's defaults, spelled out so loading a config never imports OpenCV
+# (tests/vision_pipeline checks they agree).
+DEFAULT_MAX_PIXELS = 4096 * 2304
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+if TYPE_CHECKING:
+    from devices.cameras.guard import ImageLimits
 
 
 class EscalationConfig(Section):
@@ -143,6 +150,28 @@ class CameraConfig(Section):
     reconnect: ReconnectConfig = Field(
         default_factory=ReconnectConfig, description="Reconnect backoff for OpenCV sources."
     )
+    max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1,
+        le=100_000_000,
+        description="Frames whose header claims more pixels (width x height) are dropped "
+        "before decoding and counted as `too_many_pixels` (default: 4096x2304, a 4K camera "
+        "with a margin).",
+    )
+    max_frame_bytes: int = Field(
+        DEFAULT_MAX_FRAME_BYTES,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="MQTT frames larger than this (after base64) are dropped undecoded and "
+        "counted as `too_large`.",
+    )
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        """The decode limits for this camera's frames."""
+        from devices.cameras.guard import ImageLimits
+
+        return ImageLimits(max_pixels=self.max_pixels, max_bytes=self.max_frame_bytes)
 
     @property
     def mqtt_topic(self) -> str | None:

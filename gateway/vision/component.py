@@ -134,6 +134,7 @@ class CameraComponent:
             min_interval_s=1.0 / self.camera.detect_fps,
             resize_width=self.camera.resize_width,
             rate_limited=self._rl,
+            limits=self.camera.image_limits,
         )
         worker.start()
         capture = None
@@ -146,6 +147,8 @@ class CameraComponent:
                 retry=RetryPolicy(r.min_delay_s, r.max_delay_s, r.open_timeout_s, r.read_timeout_s),
                 loop=self.camera.loop,
                 name=f"capture:{self.camera.id}",
+                limits=self.camera.image_limits,
+                on_reject=worker.reject,
             )
             capture.start()
         self._worker = worker

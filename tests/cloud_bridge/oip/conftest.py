@@ -13,9 +13,10 @@ import numpy.typing as npt
 import pytest
 from aiohttp import web
 
-from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput, read_image
+from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from cloud_bridge.oip.hard_case import read_edge_guess
 from refcloud import EventSink, InferenceInputError, ModelFn, make_app
+from refcloud.images import read_image
 
 TOKEN = "s3cret-token"
 
@@ -54,7 +55,7 @@ def brightness_model(request: InferenceRequest) -> InferenceResponse:
     try:
         pixels = read_image(request)
     except ValueError as exc:
-        raise InferenceInputError(str(exc)) from exc
+        raise InferenceInputError.from_error(exc) from exc
     mean = float(pixels.mean())
     guess = read_edge_guess(request)
     return InferenceResponse(

@@ -117,14 +117,14 @@ async def test_malformed_request_is_400_with_error_body(server_url: str, body: b
     assert payload["error"].startswith("malformed inference request")
 
 
-async def test_undecodable_image_is_400_and_model_crash_is_500(server_url: str) -> None:
+async def test_undecodable_image_is_422_and_model_crash_is_500(server_url: str) -> None:
     bad = InferenceRequest(inputs=[RequestInput.from_bytes("image", [b"not a jpeg"])])
     async with OipClient(server_url, token=TOKEN) as oip:
         with pytest.raises(UplinkHTTPError) as info:
             await oip.infer("brightness", bad)
-        assert info.value.status == 400
+        assert info.value.status == 422
         assert info.value.error is not None
-        assert "not a decodable image" in info.value.error
+        assert "image refused (not_image)" in info.value.error
         with pytest.raises(UplinkHTTPError) as info:
             await oip.infer("broken", bad)
         assert info.value.status == 500
@@ -134,7 +134,8 @@ async def test_undecodable_image_is_400_and_model_crash_is_500(server_url: str) 
 async def test_serve_runs_until_cancelled(sink: EventSink) -> None:
     bound: asyncio.Future[int] = asyncio.get_running_loop().create_future()
     task = asyncio.create_task(
-        serve("127.0.0.1", 0, models={}, sink=sink, on_started=bound.set_result), name="serve"
+        serve("127.0.0.1", 0, models={}, sink=sink, no_auth=True, on_started=bound.set_result),
+        name="serve",
     )
     async with asyncio.timeout(10):
         port = await bound

@@ -32,6 +32,8 @@ class CloudProcess:
     db: Path
     log: Path
     proc: subprocess.Popen[bytes] | None = None
+    token_file: bool = True
+    """Pass `TOKEN` in a file (`--token-file`); False: the caller sets $EDGEGW_CLOUD_TOKEN."""
 
     @property
     def url(self) -> str:
@@ -40,10 +42,15 @@ class CloudProcess:
 
     def start(self, *, timeout_s: float = 30.0) -> None:
         """Start it and wait for its "listening on" line."""
+        token_args: list[str] = []
+        if self.token_file:
+            path = self.db.with_name("cloud-token")
+            path.write_text(TOKEN + "\n", encoding="utf-8")
+            token_args = ["--token-file", str(path)]
         with self.log.open("ab") as err:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "edgegw", "cloud", "serve", "--port", str(self.port),
-                 "--db", str(self.db), "--token", TOKEN, "--log-level", "WARNING"],
+                 "--db", str(self.db), *token_args, "--log-level", "WARNING"],
                 stdout=subprocess.PIPE, stderr=err, cwd=REPO,
             )  # fmt: skip
         assert self.proc.stdout is not None

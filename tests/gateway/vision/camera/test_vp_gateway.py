@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import resource
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import cv2
+import numpy as np
 import pytest
 
 from gateway.errors import ModelNotFoundError
@@ -15,6 +19,7 @@ from gateway.plugins import build_gateway
 from gateway.runtime import Gateway
 from tests.conftest import ConfigFactory
 from tests.gateway.vision.camera.conftest import VWW, jpeg_of
+from tests.support.bombs import jpeg_bomb, truncated_jpeg
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.mqtt import client, next_message, running
 from tests.support.waits import eventually
@@ -165,3 +170,41 @@ async def test_a_missing_model_stops_startup_with_the_fetch_command(
     with pytest.raises(ModelNotFoundError, match=f"edgegw models fetch {VWW}"):
         async with running(build_gateway(cfg)):
             pass
+
+
+async def test_an_image_bomb_on_a_camera_topic_is_counted_and_the_camera_stays_seeing(
+    mosquitto: Mosquitto, make_config: ConfigFactory
+) -> None:
+    """The issue's 629-byte "30000x30000" JPEG: refused from its header, not decoded."""
+    cfg = make_config(mosquitto, cameras=[{"id": "cam", "source": "mqtt:cam/in"}])
+    good = vtest_like_jpeg()
+    async with running(build_gateway(cfg)) as gw, client(mosquitto) as c:
+        await eventually(lambda: metric(gw, "camera_ready", "cam") == 1)
+        before_mb = peak_rss_mb()
+        for reason, payload in (
+            ("too_many_pixels", jpeg_bomb()),
+            ("truncated", truncated_jpeg(good)),
+        ):
+            t0 = time.monotonic()
+            await c.publish("cam/in", payload, qos=1)
+            await eventually(at_least(gw, "camera_frames_corrupt_total", f"cam,{reason}", 1))
+            decoded = metric(gw, "camera_frames_decoded_total", "cam")
+            await c.publish("cam/in", good, qos=1)  # the camera is not blind
+            await eventually(at_least(gw, "camera_frames_decoded_total", "cam", decoded + 1))
+            assert time.monotonic() - t0 < 5.0  # unguarded, the bomb alone took ~27 s
+        assert peak_rss_mb() - before_mb < 200  # unguarded: +2.7 GB
+        assert gw.supervisor is not None
+        assert not gw.supervisor.failing
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def vtest_like_jpeg() -> bytes:
+    """A 320x240 JPEG with detail in it (a flat one says little about decoding)."""
+    rng = np.random.default_rng(3)
+    image = rng.integers(0, 255, (240, 320, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(".jpg", image)
+    assert ok
+    return bytes(buf)
