@@ -31,11 +31,6 @@ class TopicFilter:
         return len(levels) == len(self.levels)
 
 
-def matches(pattern: str, topic: str) -> bool:
-    """Whether `topic` matches the subscription filter `pattern` (`+` and `#`)."""
-    return TopicFilter.parse(pattern).matches(topic)
-
-
 @dataclass(slots=True, frozen=True)
 class Topics:
     """Every topic under `prefix` (default `edgegw/<gateway id>`)."""
