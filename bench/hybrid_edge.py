@@ -16,7 +16,7 @@ from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.inference.geometry import Box
 from gateway.vision.analyzer import FrameAnalyzer
 from gateway.vision.cascade import Band, Decision
-from gateway.vision.component import analyzer_settings, build_detector
+from gateway.vision.component import build_detector
 from gateway.vision.motion import MotionConfig
 from gateway.vision.tracker import Track, TrackerConfig
 from lab.evaluation import TrackPath, TrackRecorder
@@ -97,7 +97,7 @@ def _tracker(settings: EdgeSettings) -> TrackerConfig:
 def run_edge(clip: Path, indices: list[int], src_fps: float, settings: EdgeSettings) -> EdgeRun:
     """Run the camera pipeline on the frames and record its tracks, timing its CPU."""
     camera, model = edge_config(settings)
-    analyzer = FrameAnalyzer(build_detector(model), analyzer_settings(camera, model))
+    analyzer = FrameAnalyzer(camera, model, build_detector(model))
     recorder = TrackRecorder()
     ended: list[EndedTrack] = []
     cpu = 0.0

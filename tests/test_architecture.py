@@ -23,6 +23,7 @@ FLOORS: dict[str, int] = {
     "gateway.errors": 0,
     "gateway.datadir": 0,
     "gateway.backoff": 0,
+    "gateway.kinds": 0,
     "gateway.logs": 0,
     "gateway.stats_registry": 0,
     # the inference layer and the config models

@@ -63,12 +63,11 @@ class EventRouter:
 
     forward_kinds: tuple[str, ...]
     drop_kinds: tuple[str, ...]
-    band_middle: float
 
     @classmethod
     def from_config(cls, cfg: CloudSection) -> EventRouter:
         """Build from the `cloud:` section."""
-        return cls(tuple(cfg.forward_kinds), tuple(cfg.drop_kinds), cfg.band_middle)
+        return cls(tuple(cfg.forward_kinds), tuple(cfg.drop_kinds))
 
     def forwards(self, kind: str) -> bool:
         """Whether events of `kind` go upstream; verdicts never go back up."""
@@ -111,9 +110,9 @@ class EventRouter:
         if not isinstance(label, str) or not isinstance(score, int | float):
             return None
         band = data.get("band")
-        middle = self.band_middle
-        if isinstance(band, list | tuple) and len(band) == 2:
-            middle = (float(band[0]) + float(band[1])) / 2
+        if not isinstance(band, list | tuple) or len(band) != 2:
+            return None
+        middle = (float(band[0]) + float(band[1])) / 2
         extra = {k: v for k, v in data.items() if k not in {"label", "score"}}
         extra["ts"] = event.ts
         extra["priority"] = int(event.priority)

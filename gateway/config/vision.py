@@ -14,6 +14,7 @@ from typing import Literal, Self
 
 from pydantic import Field, model_validator
 
+from gateway.config.backoff import BackoffConfig
 from gateway.config.base import Section
 from gateway.config.motion import MotionConfig
 from gateway.config.paths import ConfigPath
@@ -75,11 +76,9 @@ class CameraEventsConfig(Section):
     )
 
 
-class ReconnectConfig(Section):
-    """Backoff for OpenCV sources that fail to open or stop delivering frames."""
+class SourceRetryConfig(BackoffConfig):
+    """Backoff for OpenCV sources that fail to open or stop delivering frames, and timeouts."""
 
-    min_delay_s: float = Field(1.0, gt=0.0, le=600.0, description="First retry delay.")
-    max_delay_s: float = Field(30.0, gt=0.0, le=3600.0, description="Cap of the retry delay.")
     open_timeout_s: float = Field(
         10.0, gt=0.0, le=600.0, description="Give up opening a stream after this long."
     )
@@ -132,8 +131,8 @@ class CameraConfig(Section):
     events: CameraEventsConfig = Field(
         default_factory=CameraEventsConfig, description="Events, counts and snapshots."
     )
-    reconnect: ReconnectConfig = Field(
-        default_factory=ReconnectConfig, description="Reconnect backoff for OpenCV sources."
+    reconnect: SourceRetryConfig = Field(
+        default_factory=SourceRetryConfig, description="Reconnect backoff for OpenCV sources."
     )
 
     @property
@@ -180,6 +179,11 @@ class ModelConfig(Section):
     options: dict[str, OptionValue] = Field(
         default_factory=dict,
         description="Extra decoder options (e.g. `anchors`, `iou_threshold`, `layout`).",
+    )
+    load_retry: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(min_delay_s=1.0, max_delay_s=60.0),
+        description="Backoff between attempts to load a model that cannot be used (the "
+        "camera waits; the other cameras go on).",
     )
 
     @model_validator(mode="after")

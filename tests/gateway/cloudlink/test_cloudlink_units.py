@@ -86,7 +86,7 @@ def test_budget_calls_and_bytes_windows() -> None:
 
 
 def test_router_orders_hard_cases_by_uncertainty_and_never_sends_verdicts() -> None:
-    router = EventRouter(("*",), ("sensor.reading",), 0.75)
+    router = EventRouter(("*",), ("sensor.summary",))
 
     def case(score: float) -> Event:
         return Event(
@@ -102,7 +102,7 @@ def test_router_orders_hard_cases_by_uncertainty_and_never_sends_verdicts() -> N
     low = router.to_item(Event(gateway="g", source="s", kind="sensor.alert"))
     assert low is not None
     assert low.priority < far.priority
-    for kind in ("cloud.verdict", "sensor.reading"):
+    for kind in ("cloud.verdict", "sensor.summary"):
         assert router.to_item(Event(gateway="g", source="s", kind=kind)) is None
 
 
