@@ -10,7 +10,7 @@ command that fetches it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, model_validator
 
@@ -20,8 +20,12 @@ from gateway.config.motion import MotionConfig
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
 from gateway.config.tracker import TrackerConfig
+from gateway.inference.outputs import DECODERS
 
-DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
+if TYPE_CHECKING:
+    DecoderName = str
+else:  # the registry's keys as a Literal: pydantic checks it, the JSON schema lists it
+    DecoderName = Literal[tuple(DECODERS)]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
 OptionValue = str | int | float | bool
 
@@ -192,7 +196,7 @@ class ModelConfig(Section):
             msg = "give exactly one of `name` (model store) or `path` (your own .tflite)"
             raise ValueError(msg)
         if self.path is not None and self.decoder is None:
-            msg = "a model given by `path` needs `decoder` (mediapipe_ssd, tflite_ssd, yolo, ...)"
+            msg = f"a model given by `path` needs `decoder` ({', '.join(DECODERS)})"
             raise ValueError(msg)
         if self.name is not None:
             from gateway.inference.catalog import CATALOGUE

@@ -240,3 +240,20 @@ def test_each_retry_has_its_own_backoff(tmp_path: Path) -> None:
     assert cfg.models[0].load_retry.min_delay_s == 1.0  # not the camera's reconnect
     assert cfg.cameras[0].reconnect.min_delay_s == 3.0
     assert (cfg.mqtt.reconnect.min_delay_s, cfg.mqtt.reconnect.max_delay_s) == (0.5, 30.0)
+
+
+def test_decoder_names_come_from_the_registries() -> None:
+    from devices.decoders import DECODERS as SENSOR_DECODERS
+    from gateway.config.sensors import SensorConfig
+    from gateway.config.vision import ModelConfig
+    from gateway.inference.catalog import CATALOGUE
+    from gateway.inference.outputs import DECODERS as OUTPUT_DECODERS
+
+    sensor = SensorConfig.model_json_schema()["properties"]["decoder"]
+    assert sensor["enum"] == list(SENSOR_DECODERS)
+    model = ModelConfig.model_json_schema()["properties"]["decoder"]["anyOf"][0]
+    assert model["enum"] == list(OUTPUT_DECODERS)
+    shipped = {spec.decoder for spec in CATALOGUE.values()} - {None}
+    assert shipped <= set(OUTPUT_DECODERS), "a catalogue entry names an unregistered decoder"
+    with pytest.raises(ValueError, match="'yolo' or 'classifier'"):
+        ModelConfig.model_validate({"id": "m", "path": "m.tflite", "decoder": "ssd"})
