@@ -32,6 +32,7 @@ FLOORS: dict[str, int] = {
     # transport, envelope, runtime
     "gateway.mqtt": 3,
     "gateway.events": 4,
+    "gateway.payloads": 4,
     "gateway.runtime": 5,
     "gateway.homeassistant": 5,
     # the pipelines, handed to the runtime by gateway.plugins

@@ -125,6 +125,13 @@ class Box:
         """Return the box with x multiplied by `sx` and y by `sy` (frame resizes)."""
         return Box(self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy)
 
+    def to_json(self, digits: int | None = None) -> dict[str, float]:
+        """Return `{"x1", "y1", "x2", "y2"}` for JSON, rounded to `digits` when given."""
+        corners = {"x1": self.x1, "y1": self.y1, "x2": self.x2, "y2": self.y2}
+        if digits is None:
+            return corners
+        return {k: round(v, digits) for k, v in corners.items()}
+
     def to_int(self) -> tuple[int, int, int, int]:
         """Return (x1, y1, x2, y2) rounded outwards, for slicing an image."""
         return (

@@ -59,6 +59,18 @@ class Topics:
         """JPEG of a camera's latest detection (retained)."""
         return f"{self.prefix}/cameras/{camera}/snapshot"
 
+    def camera_count(self, camera: str, label: str) -> str:
+        """Number of a camera's live tracks of `label` (retained)."""
+        return f"{self.prefix}/cameras/{camera}/{label}"
+
+    def camera_hard_case(self, camera: str) -> str:
+        """JPEG crops of a camera's hard cases."""
+        return f"{self.prefix}/cameras/{camera}/hard_case"
+
+    def camera_verdict(self, camera: str) -> str:
+        """The cloud's latest verdict on a camera's hard cases (retained)."""
+        return f"{self.prefix}/cameras/{camera}/verdict"
+
     def command(self, name: str) -> str:
         """Commands to the gateway."""
         return f"{self.prefix}/cmd/{name}"

@@ -14,18 +14,18 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.config.vision import CameraConfig
 from gateway.events import Events, Kind
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
+from gateway.payloads import Decision, DetectionData, Phase
 from gateway.vision.analyzer import FrameOutcome, TrackReport
 from gateway.vision.camera_stats import CameraStats
-from gateway.vision.cascade import Band, Decision, hard_case_event
+from gateway.vision.cascade import Band, hard_case_event
 from gateway.vision.tracker import Track
 
-__all__ = ["CameraPublisher"]
+__all__ = ["CameraPublisher", "detection_data"]
 
 DETECTION = Kind.VISION_DETECTION
 
@@ -39,6 +39,29 @@ class _Announced:
 
 def _wall(monotonic_ts: float) -> float:
     return round(time.time() - (time.monotonic() - monotonic_ts), 3)
+
+
+def detection_data(
+    camera: str, track: Track, phase: Phase, decision: Decision | None = None
+) -> DetectionData:
+    """Return the `vision.detection` data of `track` at `phase`."""
+    return DetectionData(
+        camera=camera,
+        phase=phase,
+        track_id=track.id,
+        label=track.label,
+        score=round(track.score, 4),
+        best_score=round(track.best_score, 4),
+        box=track.box,
+        best_box=track.best_box,
+        zones=tuple(sorted(track.zones)),
+        zones_entered=tuple(sorted(track.zones_entered)),
+        first_seen=_wall(track.first_seen),
+        last_seen=_wall(track.last_seen),
+        duration_s=round(track.last_seen - track.first_seen, 3),
+        hits=track.hits,
+        decision=decision,
+    )
 
 
 class CameraPublisher:
@@ -70,11 +93,7 @@ class CameraPublisher:
     @property
     def media_topic(self) -> str:
         """Topic of hard-case crops published locally."""
-        return f"{self._topics.prefix}/cameras/{self.camera}/hard_case"
-
-    def count_topic(self, label: str) -> str:
-        """Topic of the live-track count of `label`."""
-        return f"{self._topics.prefix}/cameras/{self.camera}/{label}"
+        return self._topics.camera_hard_case(self.camera)
 
     def handle(self, outcome: FrameOutcome) -> None:
         """Publish the events of one processed frame."""
@@ -143,28 +162,9 @@ class CameraPublisher:
             self._stats.hard_cases.inc()
             self._stats.events.inc()
 
-    def _emit_detection(self, track: Track, phase: str, decision: Decision | None = None) -> str:
-        b = track.box
-        best = track.best_box
-        data: dict[str, Any] = {
-            "camera": self.camera,
-            "phase": phase,
-            "track_id": track.id,
-            "label": track.label,
-            "score": round(track.score, 4),
-            "best_score": round(track.best_score, 4),
-            "box": {"x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2},
-            "best_box": {"x1": best.x1, "y1": best.y1, "x2": best.x2, "y2": best.y2},
-            "zones": sorted(track.zones),
-            "zones_entered": sorted(track.zones_entered),
-            "first_seen": _wall(track.first_seen),
-            "last_seen": _wall(track.last_seen),
-            "duration_s": round(track.last_seen - track.first_seen, 3),
-            "hits": track.hits,
-        }
-        if decision is not None:
-            data["decision"] = decision.value
-        event = self._events.make(source=self.camera, kind=DETECTION, data=data)
+    def _emit_detection(self, track: Track, phase: Phase, decision: Decision | None = None) -> str:
+        data = detection_data(self.camera, track, phase, decision)
+        event = self._events.make(source=self.camera, kind=DETECTION, data=data.to_data())
         self._events.emit(event)
         self._stats.events.inc()
         return event.id
@@ -178,5 +178,7 @@ class CameraPublisher:
             counts[label] = counts.get(label, 0) + 1
         for label, n in counts.items():
             if self._counts.get(label) != n:
-                self._bus.publish(self.count_topic(label), str(n), qos=1, retain=True)
+                self._bus.publish(
+                    self._topics.camera_count(self.camera, label), str(n), qos=1, retain=True
+                )
         self._counts = counts

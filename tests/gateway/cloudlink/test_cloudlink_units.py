@@ -20,6 +20,7 @@ from cloud_bridge.uplink import (
 )
 from gateway.cloudlink.sink import EventRouter
 from gateway.events import Event, Priority
+from tests.support.payloads import hard_case_data
 
 
 class Clock:
@@ -91,7 +92,7 @@ def test_router_orders_hard_cases_by_uncertainty_and_never_sends_verdicts() -> N
     def case(score: float) -> Event:
         return Event(
             gateway="g", source="c", kind="vision.hard_case", priority=Priority.HIGH,
-            data={"label": "person", "score": score, "band": [0.5, 0.9]}, media=b"jpeg",
+            data=hard_case_data("person", score, band=(0.5, 0.9)), media=b"jpeg",
         )  # fmt: skip
 
     near, far = router.to_item(case(0.71)), router.to_item(case(0.52))
