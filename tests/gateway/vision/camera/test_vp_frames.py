@@ -62,7 +62,8 @@ def make_worker(
 
 
 def test_only_the_newest_frame_waits_and_drops_are_counted() -> None:
-    stats = CameraStats(Stats(), "w")
+    registry = Stats()
+    stats = CameraStats(registry, "w")
     outcomes: list[FrameOutcome] = []
     done = threading.Event()
     worker = make_worker(outcomes, done, stats)
@@ -72,8 +73,9 @@ def test_only_the_newest_frame_waits_and_drops_are_counted() -> None:
     assert done.wait(10)
     worker.stop()
     assert [o.width for o in outcomes] == [96]
-    assert stats.frames_skipped._value.get() == 4
-    assert stats.frames_in._value.get() == 5
+    snapshot = registry.snapshot()  # what /metrics and the stats topic report
+    assert snapshot["camera_frames_skipped_total"] == {"w": 4.0}
+    assert snapshot["camera_frames_in_total"] == {"w": 5.0}
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
