@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.inference.geometry import Box
 
-__all__ = ["Decision", "DetectionData", "HardCaseData", "Payload", "Phase"]
+__all__ = ["Decision", "DetectionData", "HardCaseData", "Payload", "Phase", "SnapshotRef"]
 
 Phase = Literal["start", "update", "end"]
 """The moments of a track a `vision.detection` event reports."""
@@ -40,6 +40,14 @@ class Payload(BaseModel):
         return self.model_dump(mode="json")
 
 
+class SnapshotRef(Payload):
+    """The retained JPEG of a track's best frame: where, its best score then, and when."""
+
+    topic: str
+    score: float
+    ts: float = Field(description="Unix time it was published.")
+
+
 class DetectionData(Payload):
     """`vision.detection`: a track started, is still there (`update`) or ended."""
 
@@ -57,6 +65,12 @@ class DetectionData(Payload):
     last_seen: float = Field(description="Unix time.")
     duration_s: float
     hits: int
+    snapshot: SnapshotRef | None = Field(
+        None, description="The track's best frame so far, when one was published for it."
+    )
+    changed: tuple[str, ...] | None = Field(
+        None, description="What changed (`update` only): of `label`, `score`, `zones`."
+    )
     decision: Decision | None = Field(None, description="The cascade's decision (`end` only).")
 
 

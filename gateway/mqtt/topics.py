@@ -63,8 +63,12 @@ class Topics:
         """Number of a camera's live tracks of `label` (retained)."""
         return f"{self.prefix}/cameras/{camera}/{label}"
 
+    def camera_occupancy(self, camera: str, label: str) -> str:
+        """`ON` while a camera has a live track of `label`, else `OFF` (retained)."""
+        return f"{self.prefix}/cameras/{camera}/{label}/occupancy"
+
     def camera_hard_case(self, camera: str) -> str:
-        """JPEG crops of a camera's hard cases."""
+        """JPEG crops of a camera's hard cases (not retained)."""
         return f"{self.prefix}/cameras/{camera}/hard_case"
 
     def camera_verdict(self, camera: str) -> str:
