@@ -43,6 +43,7 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.config import GatewayConfig
+from gateway.events import Kind
 from gateway.plugins import build_gateway
 from tests.support.mosquitto import Mosquitto
 
@@ -201,7 +202,7 @@ async def latencies(port: int, rate: float, seconds: float) -> list[float]:
     await gateway.bus.connected.wait()
     ready = mp.Event()
     out: Queue[list[float]] = mp.Queue()
-    alerts = f"{gateway.topics.prefix}/events/sensor.alert/dev"
+    alerts = gateway.topics.event(Kind.SENSOR_ALERT, "dev")
     watcher = mp.Process(target=watch_alerts, args=(port, alerts, ready, out, 2.0))
     watcher.start()
     await asyncio.to_thread(ready.wait, 10)

@@ -37,7 +37,7 @@ from gateway.stats_registry import Stats
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
 from gateway.vision.camera_stats import CameraStats
-from gateway.vision.component import analyzer_settings, build_detector
+from gateway.vision.component import build_detector
 from lab.footage import fetch_vtest
 
 _BATCH = 10
@@ -79,7 +79,7 @@ class WorkerRun:
 
     def __init__(self, cam: CameraConfig, model: ModelConfig | None) -> None:
         detector = build_detector(model) if model is not None else None
-        analyzer = FrameAnalyzer(detector, analyzer_settings(cam, model))
+        analyzer = FrameAnalyzer(cam, model, detector)
         self._done: queue.SimpleQueue[FrameOutcome] = queue.SimpleQueue()
         self.worker = CameraWorker(
             camera_id="bench",

@@ -25,6 +25,7 @@ FLOORS: dict[str, int] = {
     "gateway.errors": 0,
     "gateway.datadir": 0,
     "gateway.backoff": 0,
+    "gateway.kinds": 0,
     "gateway.logs": 0,
     "gateway.stats_registry": 0,
     # the inference layer and the config models
@@ -33,6 +34,7 @@ FLOORS: dict[str, int] = {
     # transport, envelope, runtime
     "gateway.mqtt": 3,
     "gateway.events": 4,
+    "gateway.payloads": 4,
     "gateway.runtime": 5,
     "gateway.homeassistant": 5,
     # the pipelines, handed to the runtime by gateway.plugins

@@ -15,6 +15,8 @@ from typing import Any
 from apps.simulator.camera import SentFrame
 from gateway.cloudlink.sink import EventRouter
 from gateway.events import Event, Kind
+from gateway.inference.geometry import Box as PixelBox
+from gateway.payloads import DetectionData, HardCaseData
 
 __all__ = ["Box", "HardCaseRecord", "Recorder", "StreamTally", "TrackShot"]
 
@@ -64,9 +66,8 @@ class HardCaseRecord:
     detection_event: str | None
 
 
-def _box(data: dict[str, Any], key: str) -> Box:
-    b = data[key]
-    return (float(b["x1"]), float(b["y1"]), float(b["x2"]), float(b["y2"]))
+def _corners(b: PixelBox) -> Box:
+    return (b.x1, b.y1, b.x2, b.y2)
 
 
 class Recorder:
@@ -114,21 +115,25 @@ class Recorder:
             else:
                 tally.up_json_bytes += size
         match event.kind:
-            case "vision.detection" if data.get("phase") == "start":
-                self._keep_shot(event)
-            case "vision.detection" if data.get("phase") == "end":
-                self.decisions[(event.source, int(data["track_id"]))] = str(data.get("decision"))
-            case "vision.hard_case" if event.media is not None:
+            case Kind.VISION_DETECTION:
+                detection = DetectionData.model_validate(data)
+                if detection.phase == "start":
+                    self._keep_shot(event.id, detection)
+                elif detection.phase == "end":
+                    key = (event.source, detection.track_id)
+                    self.decisions[key] = str(detection.decision)
+            case Kind.VISION_HARD_CASE if event.media is not None:
+                case = HardCaseData.model_validate(data)
                 self.hard_cases.append(
                     HardCaseRecord(
                         id=event.id,
                         camera=event.source,
-                        track_id=int(data["track_id"]),
-                        label=str(data["label"]),
-                        score=float(data["score"]),
-                        box=_box(data, "box"),
+                        track_id=case.track_id,
+                        label=case.label,
+                        score=case.score,
+                        box=_corners(case.box),
                         crop=event.media,
-                        detection_event=data.get("detection_event"),
+                        detection_event=case.detection_event,
                     )
                 )
             case "cloud.verdict":
@@ -136,19 +141,19 @@ class Recorder:
             case _:
                 pass
 
-    def _keep_shot(self, event: Event) -> None:
+    def _keep_shot(self, event_id: str, detection: DetectionData) -> None:
         if len(self.shots) >= _MAX_SHOTS:
             return
-        seen = float(event.data["last_seen"]) + _FRAME_SLACK_S
+        seen = detection.last_seen + _FRAME_SLACK_S
         frame = next((f for f in reversed(self._recent) if f.wall_ts <= seen), None)
         if frame is None:
             return
-        self.shots[event.id] = TrackShot(
-            camera=event.source,
-            track_id=int(event.data["track_id"]),
+        self.shots[event_id] = TrackShot(
+            camera=detection.camera,
+            track_id=detection.track_id,
             frame=frame.jpeg,
-            box=_box(event.data, "box"),
-            score=float(event.data["score"]),
+            box=_corners(detection.box),
+            score=detection.score,
         )
 
     def verdict_counts(self) -> Counter[str]:

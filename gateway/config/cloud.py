@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, SecretStr, model_validator
 
 from gateway.config.base import Section
 from gateway.config.paths import ConfigPath
+from gateway.kinds import Kind, kinds_matching
 
 _MB = 1_000_000
+
+
+def _names_a_kind(pattern: str) -> str:
+    if not kinds_matching(pattern):
+        known = ", ".join(k.value for k in Kind)
+        msg = f"{pattern!r} matches no event kind edgegw emits ({known})"
+        raise ValueError(msg)
+    return pattern
+
+
+KindPattern = Annotated[str, AfterValidator(_names_a_kind)]
+"""A shell pattern (`*`, `sensor.*`, `vision.hard_case`) that names at least one `Kind`."""
 
 
 class OutboxClassSection(Section):
@@ -120,20 +133,14 @@ class CloudSection(Section):
     verdict_min_score: float = Field(
         0.5, ge=0, le=1, description="The cloud must score the edge's label this high to confirm."
     )
-    band_middle: float = Field(
-        0.75,
-        ge=0,
-        le=1,
-        description="Middle of the escalation band when a hard case does not carry its "
-        "`band`; closer to it is more uncertain, sent first.",
-    )
-    forward_kinds: list[str] = Field(
+    forward_kinds: list[KindPattern] = Field(
         default_factory=lambda: ["*"],
         description="Event kinds sent upstream (shell patterns); `cloud.verdict` never is.",
     )
-    drop_kinds: list[str] = Field(
-        default_factory=lambda: ["sensor.reading", "sensor.reading.*"],
-        description="Event kinds never sent upstream, even if forwarded (raw readings).",
+    drop_kinds: list[KindPattern] = Field(
+        default_factory=list,
+        description="Event kinds never sent upstream, even if forwarded (shell patterns, e.g. "
+        "`sensor.summary` to keep summaries local).",
     )
     outbox: OutboxSection = Field(default_factory=OutboxSection, description="Durable outbox.")
     retry: RetrySection = Field(default_factory=RetrySection, description="Retry backoff.")

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import Field, SecretStr, model_validator
 
+from gateway.config.backoff import BackoffConfig
 from gateway.config.base import Section
 from gateway.config.paths import ConfigPath
 
@@ -39,20 +40,6 @@ class TlsConfig(Section):
         return self
 
 
-class ReconnectConfig(Section):
-    """Reconnect backoff: exponential with full jitter, capped."""
-
-    min_delay_s: float = Field(0.5, gt=0, le=60, description="First retry delay (seconds).")
-    max_delay_s: float = Field(30.0, gt=0, le=3600, description="Cap on the retry delay.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReconnectConfig:
-        if self.max_delay_s < self.min_delay_s:
-            msg = "max_delay_s must be >= min_delay_s"
-            raise ValueError(msg)
-        return self
-
-
 class MqttConfig(Section):
     """Connection to the MQTT broker the gateway lives on."""
 
@@ -79,8 +66,9 @@ class MqttConfig(Section):
     topic_prefix: str | None = Field(
         None, description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset."
     )
-    reconnect: ReconnectConfig = Field(
-        default_factory=ReconnectConfig, description="Reconnect backoff."
+    reconnect: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(min_delay_s=0.5, max_delay_s=30.0),
+        description="Reconnect backoff.",
     )
     max_queued_messages: int = Field(
         10_000,

@@ -11,11 +11,11 @@ with its file, line and key before anything starts.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from devices.decoders import DecoderConfigError, make_decoder
+from devices.decoders import DECODERS, DecoderConfigError, make_decoder
 from gateway.config.base import Section
 from gateway.config.sections import ID_PATTERN
 
@@ -24,6 +24,11 @@ METRIC_PATTERN = r"^[a-z0-9][a-z0-9_]{0,63}$"
 
 Statistic = Literal["mean", "last", "min", "max"]
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_PATTERN)]
+
+if TYPE_CHECKING:
+    DecoderName = str
+else:  # the registry's keys as a Literal: pydantic checks it, the JSON schema lists it
+    DecoderName = Literal[tuple(DECODERS)]
 
 
 class MetricConfig(Section):
@@ -129,9 +134,7 @@ class SensorConfig(Section):
     id: str = Field(..., pattern=ID_PATTERN, description="Unique sensor id.")
     name: str | None = Field(None, description="Display name in Home Assistant; the id if unset.")
     topic: str = Field(..., min_length=1, description="MQTT topic filter (wildcards allowed).")
-    decoder: Literal["plain", "json", "tasmota", "zigbee2mqtt", "shelly"] = Field(
-        "json", description="Payload decoder for this topic."
-    )
+    decoder: DecoderName = Field("json", description="Payload decoder for this topic.")
     decoder_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Keyword options of the decoder (e.g. json: `fields`, `units`, "

@@ -14,13 +14,18 @@ from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, model_validator
 
+from gateway.config.backoff import BackoffConfig
 from gateway.config.base import Section
 from gateway.config.motion import MotionConfig
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
 from gateway.config.tracker import TrackerConfig
+from gateway.inference.outputs import DECODERS
 
-DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "ssd_raw", "yolo", "classifier"]
+if TYPE_CHECKING:
+    DecoderName = str
+else:  # the registry's keys as a Literal: pydantic checks it, the JSON schema lists it
+    DecoderName = Literal[tuple(DECODERS)]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
 OptionValue = str | int | float | bool
 # devices.cameras.guard's defaults, spelled out so loading a config never imports OpenCV
@@ -90,11 +95,9 @@ class CameraEventsConfig(Section):
     )
 
 
-class ReconnectConfig(Section):
-    """Backoff for OpenCV sources that fail to open or stop delivering frames."""
+class SourceRetryConfig(BackoffConfig):
+    """Backoff for OpenCV sources that fail to open or stop delivering frames, and timeouts."""
 
-    min_delay_s: float = Field(1.0, gt=0.0, le=600.0, description="First retry delay.")
-    max_delay_s: float = Field(30.0, gt=0.0, le=3600.0, description="Cap of the retry delay.")
     open_timeout_s: float = Field(
         10.0, gt=0.0, le=600.0, description="Give up opening a stream after this long."
     )
@@ -147,8 +150,8 @@ class CameraConfig(Section):
     events: CameraEventsConfig = Field(
         default_factory=CameraEventsConfig, description="Events, counts and snapshots."
     )
-    reconnect: ReconnectConfig = Field(
-        default_factory=ReconnectConfig, description="Reconnect backoff for OpenCV sources."
+    reconnect: SourceRetryConfig = Field(
+        default_factory=SourceRetryConfig, description="Reconnect backoff for OpenCV sources."
     )
     max_pixels: int = Field(
         DEFAULT_MAX_PIXELS,
@@ -222,6 +225,11 @@ class ModelConfig(Section):
         default_factory=dict,
         description="Extra decoder options (e.g. `anchors`, `iou_threshold`, `layout`).",
     )
+    load_retry: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(min_delay_s=1.0, max_delay_s=60.0),
+        description="Backoff between attempts to load a model that cannot be used (the "
+        "camera waits; the other cameras go on).",
+    )
 
     @model_validator(mode="after")
     def _name_or_path(self) -> Self:
@@ -229,7 +237,7 @@ class ModelConfig(Section):
             msg = "give exactly one of `name` (model store) or `path` (your own .tflite)"
             raise ValueError(msg)
         if self.path is not None and self.decoder is None:
-            msg = "a model given by `path` needs `decoder` (mediapipe_ssd, tflite_ssd, yolo, ...)"
+            msg = f"a model given by `path` needs `decoder` ({', '.join(DECODERS)})"
             raise ValueError(msg)
         if self.name is not None:
             from gateway.inference.catalog import CATALOGUE

@@ -7,7 +7,7 @@ down), as floats. Values are frozen slotted dataclasses, never positional tuples
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -125,6 +125,13 @@ class Box:
         """Return the box with x multiplied by `sx` and y by `sy` (frame resizes)."""
         return Box(self.x1 * sx, self.y1 * sy, self.x2 * sx, self.y2 * sy)
 
+    def to_json(self, digits: int | None = None) -> dict[str, float]:
+        """Return `{"x1", "y1", "x2", "y2"}` for JSON, rounded to `digits` when given."""
+        corners = {"x1": self.x1, "y1": self.y1, "x2": self.x2, "y2": self.y2}
+        if digits is None:
+            return corners
+        return {k: round(v, digits) for k, v in corners.items()}
+
     def to_int(self) -> tuple[int, int, int, int]:
         """Return (x1, y1, x2, y2) rounded outwards, for slicing an image."""
         return (
@@ -179,24 +186,16 @@ def merge_vertical(boxes: Sequence[Box], max_gap: float, min_x_overlap: float = 
     two boxes are joined when their horizontal overlap is at least `min_x_overlap` of the
     narrower one and the vertical gap between them is at most `max_gap`.
     """
-    merged = list(boxes)
-    changed = True
-    while changed:
-        changed = False
-        for i in range(len(merged)):
-            for j in range(i + 1, len(merged)):
-                a, b = merged[i], merged[j]
-                x_overlap = min(a.x2, b.x2) - max(a.x1, b.x1)
-                narrower = min(a.width, b.width)
-                gap = max(a.y1, b.y1) - min(a.y2, b.y2)
-                if narrower > 0 and x_overlap >= min_x_overlap * narrower and gap <= max_gap:
-                    merged[i] = a.union(b)
-                    del merged[j]
-                    changed = True
-                    break
-            if changed:
-                break
-    return merged
+
+    def join(a: Box, b: Box) -> Box | None:
+        x_overlap = min(a.x2, b.x2) - max(a.x1, b.x1)
+        narrower = min(a.width, b.width)
+        gap = max(a.y1, b.y1) - min(a.y2, b.y2)
+        if narrower > 0 and x_overlap >= min_x_overlap * narrower and gap <= max_gap:
+            return a.union(b)
+        return None
+
+    return _merge_pairs(boxes, join)
 
 
 def square_region(box: Box, min_size: float, width: float, height: float) -> Box:
@@ -219,15 +218,26 @@ def merge_overlapping(
 
     Each merge yields the square around the union, so the result stays model-shaped.
     """
-    merged = list(regions)
+
+    def join(a: Box, b: Box) -> Box | None:
+        if a.overlap_of_smaller(b) >= min_overlap:
+            return square_region(a.union(b), min_size, width, height)
+        return None
+
+    return _merge_pairs(regions, join)
+
+
+def _merge_pairs(boxes: Sequence[Box], join: Callable[[Box, Box], Box | None]) -> list[Box]:
+    """Replace the first pair that `join` joins by its join, until no pair joins."""
+    merged = list(boxes)
     changed = True
     while changed:
         changed = False
         for i in range(len(merged)):
             for j in range(i + 1, len(merged)):
-                a, b = merged[i], merged[j]
-                if a.overlap_of_smaller(b) >= min_overlap:
-                    merged[i] = square_region(a.union(b), min_size, width, height)
+                joined = join(merged[i], merged[j])
+                if joined is not None:
+                    merged[i] = joined
                     del merged[j]
                     changed = True
                     break

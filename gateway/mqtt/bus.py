@@ -247,19 +247,6 @@ class MqttBus:
         """Queue a message; it goes out now or when the broker is back. Never blocks."""
         self._enqueue(topic, payload, qos=qos, retain=retain, wait=False)
 
-    async def publish_and_wait(
-        self,
-        topic: str,
-        payload: bytes | str,
-        *,
-        qos: int = 1,
-        retain: bool = False,
-    ) -> None:
-        """Queue a message and wait until the broker acknowledged it (for QoS 1)."""
-        done = self._enqueue(topic, payload, qos=qos, retain=retain, wait=True)
-        assert done is not None
-        await done
-
     def queue_depth(self) -> float:
         """Messages waiting to be published."""
         return float(len(self._queue))

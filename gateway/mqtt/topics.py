@@ -31,11 +31,6 @@ class TopicFilter:
         return len(levels) == len(self.levels)
 
 
-def matches(pattern: str, topic: str) -> bool:
-    """Whether `topic` matches the subscription filter `pattern` (`+` and `#`)."""
-    return TopicFilter.parse(pattern).matches(topic)
-
-
 @dataclass(slots=True, frozen=True)
 class Topics:
     """Every topic under `prefix` (default `edgegw/<gateway id>`)."""
@@ -75,6 +70,10 @@ class Topics:
     def camera_hard_case(self, camera: str) -> str:
         """JPEG crops of a camera's hard cases (not retained)."""
         return f"{self.prefix}/cameras/{camera}/hard_case"
+
+    def camera_verdict(self, camera: str) -> str:
+        """The cloud's latest verdict on a camera's hard cases (retained)."""
+        return f"{self.prefix}/cameras/{camera}/verdict"
 
     def command(self, name: str) -> str:
         """Commands to the gateway."""

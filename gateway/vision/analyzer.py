@@ -11,38 +11,26 @@ detection model gives per-person boxes. With no model, blobs are tracked as `mot
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from devices.cameras import Image, encode_jpeg
+from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box, merge_overlapping, square_region
 from gateway.inference.outputs import ClassifierDecoder, Detection, nms
 from gateway.vision.groups import crop_box
-from gateway.vision.motion import MotionConfig, MotionDetector, MotionResult
-from gateway.vision.tracker import ObjectTracker, Track, TrackerConfig, TrackUpdate
+from gateway.vision.motion import MotionDetector, MotionResult
+from gateway.vision.tracker import ObjectTracker, Track, TrackUpdate
 
-__all__ = ["AnalyzerSettings", "FrameAnalyzer", "FrameOutcome", "TrackReport"]
+__all__ = ["FrameAnalyzer", "FrameOutcome", "TrackReport"]
 
 Mode = Literal["detector", "classifier", "motion"]
 _NMS_IOU = 0.5
 _BOX_COLOUR = (0, 200, 255)
-
-
-@dataclass(slots=True, frozen=True)
-class AnalyzerSettings:
-    """What the analyzer needs from the camera's config."""
-
-    motion: MotionConfig = field(default_factory=MotionConfig)
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    score_threshold: float = 0.3
-    crop_margin: float = 8.0
-    snapshot_quality: int = 80
-    crop_quality: int = 90
-    snapshots: bool = True
 
 
 @dataclass(slots=True, frozen=True)
@@ -85,18 +73,29 @@ class _BestShot:
 
 
 class FrameAnalyzer:
-    """Motion gating, the model on regions, the tracker, and each track's best shot."""
+    """Motion gating, the model on regions, the tracker, and each track's best shot.
 
-    def __init__(self, detector: Detector | None, settings: AnalyzerSettings) -> None:
+    Takes the camera's config and its model's config as they are (motion, tracker,
+    events, score threshold) and the model loaded from the latter (None: motion only).
+    """
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        model: ModelConfig | None = None,
+        detector: Detector | None = None,
+    ) -> None:
         self.detector = detector
-        self.settings = settings
+        self.camera = camera
+        self._events = camera.events
+        self._score_threshold = model.score_threshold if model is not None else 0.0
         self.mode: Mode = "motion"
         if detector is not None:
             classifier = isinstance(detector.decoder, ClassifierDecoder)
             self.mode = "classifier" if classifier else "detector"
-        self.motion = MotionDetector(settings.motion)
-        self.tracker = ObjectTracker(settings.tracker)
-        self._wanted = frozenset(settings.tracker.labels)
+        self.motion = MotionDetector(camera.motion)
+        self.tracker = ObjectTracker(camera.tracker)
+        self._wanted = frozenset(camera.tracker.labels)
         self._best: dict[int, _BestShot] = {}
         self._index = -1
         self._size: tuple[int, int] | None = None
@@ -161,7 +160,7 @@ class FrameAnalyzer:
         out: list[Detection] = []
         calls = 0
         for blob in blobs:
-            crop = _crop(image, blob.expand(self.settings.crop_margin).clip(width, height))
+            crop = _crop(image, blob.expand(self._events.crop_margin).clip(width, height))
             if crop is None:
                 continue
             calls += 1
@@ -169,7 +168,7 @@ class FrameAnalyzer:
             # The best *wanted* class (person), not the top-1 (which may be "non_person").
             best = max(wanted, key=lambda i: probs[i]) if wanted else int(np.argmax(probs))
             score = float(probs[best])
-            if score >= self.settings.score_threshold:
+            if score >= self._score_threshold:
                 name = labels[best] if best < len(labels) else str(best)
                 out.append(Detection(name, score, blob))
         return out, calls
@@ -178,7 +177,7 @@ class FrameAnalyzer:
         self, detector: Detector, image: Image, regions: tuple[Box, ...], ts: float
     ) -> tuple[list[Detection], int]:
         height, width = image.shape[:2]
-        cfg = self.settings.motion
+        cfg = self.camera.motion
         if cfg.enabled and regions:
             # Also look where live tracks are expected now, so a slow object is not lost
             # between blobs and an unseen one is looked for where it should reappear.
@@ -203,7 +202,7 @@ class FrameAnalyzer:
                 continue
             calls += 1
             for det in detector.detect(crop):
-                if det.score >= self.settings.score_threshold:
+                if det.score >= self._score_threshold:
                     b = det.box
                     box = Box(
                         b.x1 + region.x1, b.y1 + region.y1, b.x2 + region.x1, b.y2 + region.y1
@@ -228,7 +227,7 @@ class FrameAnalyzer:
         if shot is None:
             return TrackReport(track, None, None)
         snapshot = None
-        if self.settings.snapshots:
+        if self._events.snapshot:
             canvas = shot.image.copy()
             x1, y1, x2, y2 = shot.box.to_int()
             cv2.rectangle(canvas, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
@@ -236,16 +235,14 @@ class FrameAnalyzer:
             cv2.putText(
                 canvas, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _BOX_COLOUR, 1
             )
-            snapshot = encode_jpeg(canvas, self.settings.snapshot_quality)
+            snapshot = encode_jpeg(canvas, self._events.snapshot_quality)
         crop_jpeg = None
         region = None
         if crop:
             h, w = shot.image.shape[:2]
-            region = crop_box(shot.box, self.settings.crop_margin, w, h)
+            region = crop_box(shot.box, self._events.crop_margin, w, h)
             piece = _crop(shot.image, region)
-            crop_jpeg = (
-                encode_jpeg(piece, self.settings.crop_quality) if piece is not None else None
-            )
+            crop_jpeg = encode_jpeg(piece, self._events.crop_quality) if piece is not None else None
         return TrackReport(track, snapshot, crop_jpeg, region if crop_jpeg else None)
 
     def _finish(self, track: Track) -> TrackReport:

@@ -10,24 +10,16 @@ until it does, the crop is also published locally on `<prefix>/cameras/<cam>/har
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 
 from gateway.events import Event, Events, Kind, Priority
 from gateway.inference.geometry import Box
+from gateway.payloads import Decision, HardCaseData
 from gateway.vision.tracker import Track
 
 __all__ = ["Band", "Decision", "hard_case_event"]
 
 KIND = Kind.VISION_HARD_CASE
 MEDIA_TYPE = "image/jpeg"
-
-
-class Decision(StrEnum):
-    """What the edge does with a track."""
-
-    SETTLED = "settled"
-    HARD_CASE = "hard_case"
-    DROPPED = "dropped"
 
 
 @dataclass(slots=True, frozen=True)
@@ -77,29 +69,25 @@ def hard_case_event(
     media_topic: str,
 ) -> Event:
     """Return the `vision.hard_case` event of `track`: its best crop and the edge's guess."""
-    b = track.best_box
+    data = HardCaseData(
+        camera=camera,
+        track_id=track.id,
+        label=track.label,
+        score=round(track.best_score, 4),
+        band=(band.low, band.high),
+        box=track.best_box,
+        crop_box=crop_box,
+        group=band.decide(track.best_score) is Decision.SETTLED,
+        zones=tuple(sorted(track.zones_entered)),
+        detection_event=detection_event,
+        media_bytes=len(crop),
+        media_topic=media_topic,
+    )
     return events.make(
         source=camera,
         kind=KIND,
         priority=Priority.HIGH,
-        data={
-            "camera": camera,
-            "track_id": track.id,
-            "label": track.label,
-            "score": round(track.best_score, 4),
-            "band": [band.low, band.high],
-            "box": {"x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2},
-            "crop_box": None if crop_box is None else _box_json(crop_box),
-            "group": band.decide(track.best_score) is Decision.SETTLED,
-            "zones": sorted(track.zones_entered),
-            "detection_event": detection_event,
-            "media_bytes": len(crop),
-            "media_topic": media_topic,
-        },
+        data=data.to_data(),
         media=crop,
         media_type=MEDIA_TYPE,
     )
-
-
-def _box_json(b: Box) -> dict[str, float]:
-    return {"x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2}

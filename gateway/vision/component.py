@@ -13,7 +13,6 @@ import logging
 import time
 
 from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
-from gateway.backoff import Backoff
 from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.errors import ModelError
 from gateway.inference.catalog import CATALOGUE, ModelSpec, resolve
@@ -21,12 +20,12 @@ from gateway.inference.detector import Detector
 from gateway.logs import RateLimitedLog
 from gateway.mqtt.bus import Message
 from gateway.runtime.context import RuntimeContext
-from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcome
+from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.publisher import CameraPublisher
 
-__all__ = ["CameraComponent", "analyzer_settings", "build_detector"]
+__all__ = ["CameraComponent", "build_detector"]
 
 log = logging.getLogger(__name__)
 
@@ -62,19 +61,6 @@ def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
     if model.letterbox is not None:
         return model.letterbox
     return spec.letterbox if spec is not None else True
-
-
-def analyzer_settings(camera: CameraConfig, model: ModelConfig | None) -> AnalyzerSettings:
-    """Return the analyzer's settings from a camera's (and its model's) config."""
-    return AnalyzerSettings(
-        motion=camera.motion,
-        tracker=camera.tracker,
-        score_threshold=model.score_threshold if model is not None else 0.0,
-        crop_margin=camera.events.crop_margin,
-        snapshot_quality=camera.events.snapshot_quality,
-        crop_quality=camera.events.crop_quality,
-        snapshots=camera.events.snapshot,
-    )
 
 
 class CameraComponent:
@@ -127,7 +113,7 @@ class CameraComponent:
 
         worker = CameraWorker(
             camera_id=self.camera.id,
-            analyzer=FrameAnalyzer(detector, analyzer_settings(self.camera, self.model)),
+            analyzer=FrameAnalyzer(self.camera, self.model, detector),
             stats=self.stats,
             deliver=deliver,
             on_failure=on_failure,
@@ -194,7 +180,7 @@ class CameraComponent:
         model = self.model
         if model is None:
             return None
-        backoff = Backoff(self.camera.reconnect.min_delay_s, 60.0)
+        backoff = model.load_retry.backoff()
         while True:
             try:
                 detector = await asyncio.to_thread(build_detector, model)

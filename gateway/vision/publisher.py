@@ -50,19 +50,18 @@ from __future__ import annotations
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from gateway.config.vision import CameraConfig
 from gateway.events import Events, Kind
-from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
+from gateway.payloads import Decision, DetectionData, Phase, SnapshotRef
 from gateway.vision.analyzer import FrameOutcome, TrackReport
 from gateway.vision.camera_stats import CameraStats
-from gateway.vision.cascade import Band, Decision, hard_case_event
+from gateway.vision.cascade import Band, hard_case_event
 from gateway.vision.tracker import Track
 
-__all__ = ["CameraPublisher"]
+__all__ = ["CameraPublisher", "detection_data"]
 
 DETECTION = Kind.VISION_DETECTION
 OCCUPIED = "ON"
@@ -94,8 +93,35 @@ def _wall(monotonic_ts: float) -> float:
     return round(time.time() - (time.monotonic() - monotonic_ts), 3)
 
 
-def _box(b: Box) -> dict[str, float]:
-    return {"x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2}
+def detection_data(
+    camera: str,
+    track: Track,
+    phase: Phase,
+    *,
+    snapshot: SnapshotRef | None = None,
+    decision: Decision | None = None,
+    changed: list[str] | None = None,
+) -> DetectionData:
+    """Return the `vision.detection` data of `track` at `phase`."""
+    return DetectionData(
+        camera=camera,
+        phase=phase,
+        track_id=track.id,
+        label=track.label,
+        score=round(track.score, 4),
+        best_score=round(track.best_score, 4),
+        box=track.box,
+        best_box=track.best_box,
+        zones=tuple(sorted(track.zones)),
+        zones_entered=tuple(sorted(track.zones_entered)),
+        first_seen=_wall(track.first_seen),
+        last_seen=_wall(track.last_seen),
+        duration_s=round(track.last_seen - track.first_seen, 3),
+        hits=track.hits,
+        snapshot=snapshot,
+        changed=None if changed is None else tuple(sorted(changed)),
+        decision=decision,
+    )
 
 
 class CameraPublisher:
@@ -233,40 +259,20 @@ class CameraPublisher:
     def _emit_detection(
         self,
         track: Track,
-        phase: str,
+        phase: Phase,
         snapshot: _Snapshot | None,
         *,
         decision: Decision | None = None,
         changed: list[str] | None = None,
     ) -> str:
-        data: dict[str, Any] = {
-            "camera": self.camera,
-            "phase": phase,
-            "track_id": track.id,
-            "label": track.label,
-            "score": round(track.score, 4),
-            "best_score": round(track.best_score, 4),
-            "box": _box(track.box),
-            "best_box": _box(track.best_box),
-            "zones": sorted(track.zones),
-            "zones_entered": sorted(track.zones_entered),
-            "first_seen": _wall(track.first_seen),
-            "last_seen": _wall(track.last_seen),
-            "duration_s": round(track.last_seen - track.first_seen, 3),
-            "hits": track.hits,
-            "snapshot": None
-            if snapshot is None
-            else {
-                "topic": self._topics.camera_snapshot(self.camera),
-                "score": round(snapshot.score, 4),
-                "ts": snapshot.ts,
-            },
-        }
-        if changed is not None:
-            data["changed"] = sorted(changed)
-        if decision is not None:
-            data["decision"] = decision.value
-        event = self._events.make(source=self.camera, kind=DETECTION, data=data)
+        ref = None
+        if snapshot is not None:
+            topic = self._topics.camera_snapshot(self.camera)
+            ref = SnapshotRef(topic=topic, score=round(snapshot.score, 4), ts=snapshot.ts)
+        data = detection_data(
+            self.camera, track, phase, snapshot=ref, decision=decision, changed=changed
+        )
+        event = self._events.make(source=self.camera, kind=DETECTION, data=data.to_data())
         self._events.emit(event)
         self._stats.events.inc()
         return event.id

@@ -82,14 +82,20 @@ def test_a_group_reported_as_one_track_recalls_one_person() -> None:
 
 def test_greedy_assignment_by_matched_frames() -> None:
     # Reported 7 overlaps oracle 1 in 8 frames and oracle 2 in 4; reported 8 only oracle 1
-    # in 5. Greedy: (7, 1) first, then 8 cannot take 1 and has nothing else.
-    o = [track(1, person(100, range(10))), track(2, person(300, range(10)))]
+    # in 5. All three are candidates (>= MIN_FRAMES). Greedy by matched frames: (7, 1)
+    # first; then 8 cannot take 1, and 7 is taken, so oracle 2 stays unpaired.
+    o = [track(1, person(100, range(10))), track(2, person(300, range(12)))]
     r7 = {**person(100, range(8)), **person(300, range(8, 12))}
     r8 = person(100, range(5))
+    assert [matched_frames(track(7, r7), t) for t in o] == [8, 4]
+    assert matched_frames(track(8, r8), o[0]) == 5
     score = match_events([track(7, r7), track(8, r8)], o)
-    assert [(p.reported, p.oracle) for p in score.pairs] == [(7, 1)]
+    assert [(p.reported, p.oracle, p.frames) for p in score.pairs] == [(7, 1, 8)]
     assert score.recall == 0.5
     assert score.precision == 0.5
+    assert score.lenient_recall == 1.0  # oracle 2 had a candidate (7, with 4 frames) ...
+    assert score.merged == 1  # ... which greedy gave to oracle 1
+    assert score.duplicates == 1  # reported 8 lost oracle 1 to 7's 8 frames
 
 
 def test_greedy_ties_break_by_ids() -> None:

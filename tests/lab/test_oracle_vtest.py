@@ -9,13 +9,22 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
+from cloud_bridge.oip import (
+    ImageEncoding,
+    InferenceRequest,
+    InferenceResponse,
+    RequestInput,
+    build_hard_case_request,
+)
+from cloud_bridge.uplink import HardCase, Outcome, verdict_from_response
 from gateway.errors import ModelError
 from gateway.inference import catalog
 from gateway.inference.geometry import Box, Point
 from gateway.inference.outputs import Detection
 from lab.footage import FootageError, fetch_vtest
 from lab.oracle_store import oracle_detections, read_frames
-from refcloud.oracle import OracleConfig, PersonOracle, combine, to_crop
+from refcloud import InferenceInputError
+from refcloud.oracle import PERSON, OracleConfig, PersonOracle, combine, to_crop
 from refcloud.oracle_judge import OracleJudge
 from tests.support.required import unavailable
 
@@ -128,8 +137,39 @@ def test_judge_crop_on_a_person_and_on_grass(
         ).boxes
         == ()
     )
+
+
+@pytest.mark.parametrize("encoding", ["jpeg", "uint8"])
+def test_oracle_judge_turns_an_oip_request_into_a_verdict(
+    oracle: PersonOracle, frames: dict[int, Image], encoding: ImageEncoding
+) -> None:
+    """The edge's request for a real crop, over JSON, through the judge, read as the edge does."""
     judge = OracleJudge(oracle)
-    assert judge.name == "person"
+    y1, y2, x1, x2 = EMPTY_REGION
+    crops = {
+        "man": np.ascontiguousarray(frames[300][150:250, 570:625]),  # the man on the right
+        "grass": np.ascontiguousarray(frames[100][y1:y2, x1:x2]),
+    }
+    verdicts = {}
+    for name, crop in crops.items():
+        request = build_hard_case_request(
+            crop, hard_case_id=name, label=PERSON, score=0.6, encoding=encoding
+        )
+        wire = InferenceRequest.model_validate_json(request.model_dump_json())
+        response = InferenceResponse.model_validate_json(judge(wire).model_dump_json())
+        case = HardCase(name, "cam", PERSON, 0.6, 0.75, {})
+        verdicts[name] = verdict_from_response(case, response, min_score=0.5, round_trip_ms=1)
+    assert judge.calls == 2
+    man, grass = verdicts["man"], verdicts["grass"]
+    assert (man.outcome, man.cloud_label, man.model_name) == (Outcome.CONFIRMED, PERSON, PERSON)
+    assert man.cloud_score >= 0.5
+    (person,) = man.people  # fractions of the crop
+    assert 0.0 <= person.x1 < person.x2 <= 1.0
+    assert 0.0 <= person.y1 < person.y2 <= 1.0
+    assert person.y2 - person.y1 >= 0.5
+    assert (grass.outcome, grass.cloud_label, grass.people) == (Outcome.REJECTED, "background", ())
+    with pytest.raises(InferenceInputError):
+        judge(InferenceRequest(inputs=[RequestInput.from_bytes("text", [b"hi"])]))  # no image
 
 
 def test_cache_is_hit_on_rerun(frames: dict[int, Image], tmp_path: Path) -> None:

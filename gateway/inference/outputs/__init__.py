@@ -7,7 +7,7 @@ Each decoder checks at construction that the model's outputs fit it and raises
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, Literal, get_args
+from typing import Any
 
 from gateway.errors import ModelError
 from gateway.inference.interpreter import TensorInfo
@@ -19,9 +19,9 @@ from gateway.inference.outputs.tflite_ssd import TFLiteSsdDecoder
 from gateway.inference.outputs.yolo import YoloDecoder
 
 __all__ = [
+    "DECODERS",
     "ClassifierDecoder",
     "Decoder",
-    "DecoderType",
     "Detection",
     "MediapipeSsdDecoder",
     "SsdRawDecoder",
@@ -32,23 +32,23 @@ __all__ = [
     "nms",
 ]
 
-DecoderType = Literal["mediapipe_ssd", "tflite_ssd", "ssd_raw", "yolo", "classifier"]
-
-_DECODERS: dict[str, Any] = {
+DECODERS: dict[str, Any] = {
     "mediapipe_ssd": MediapipeSsdDecoder,
     "tflite_ssd": TFLiteSsdDecoder,
     "ssd_raw": SsdRawDecoder,
     "yolo": YoloDecoder,
     "classifier": ClassifierDecoder,
 }
+"""Decoder classes by the `type` a config names them with: the one list of names (the
+config's `models[].decoder` accepts exactly these keys)."""
 
 
 def make_output_decoder(type_: str, outputs: Sequence[TensorInfo], **options: Any) -> Decoder:
     """Return the decoder named `type_` for a model with `outputs`, or raise `ModelError`."""
     try:
-        cls = _DECODERS[type_]
+        cls = DECODERS[type_]
     except KeyError:
-        msg = f"unknown decoder type {type_!r}; known: {', '.join(get_args(DecoderType))}"
+        msg = f"unknown decoder type {type_!r}; known: {', '.join(DECODERS)}"
         raise ModelError(msg) from None
     try:
         decoder: Decoder = cls(outputs, **options)

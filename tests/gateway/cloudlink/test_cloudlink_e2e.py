@@ -17,13 +17,15 @@ from tests.conftest import ConfigFactory
 from tests.gateway.cloudlink.conftest import CloudProcess, cloud_section, crop
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message, running
+from tests.support.payloads import hard_case_data
 from tests.support.waits import eventually
 
 
 async def test_hard_cases_come_back_as_verdicts(
     mosquitto: Mosquitto, make_config: ConfigFactory, cloud: CloudProcess, tmp_path: Path
 ) -> None:
-    cfg = make_config(mosquitto, cloud=cloud_section(cloud.url, tmp_path))
+    cloud_cfg = cloud_section(cloud.url, tmp_path, drop_kinds=["sensor.alert"])
+    cfg = make_config(mosquitto, cloud=cloud_cfg)
     gateway = build_gateway(cfg)
     prefix = cfg.topic_prefix
     async with running(gateway), client(mosquitto) as watcher:
@@ -41,14 +43,14 @@ async def test_hard_cases_come_back_as_verdicts(
                 source=camera,
                 kind="vision.hard_case",
                 priority=Priority.HIGH,
-                data={"label": label, "score": score, "track": 7, "band": [0.5, 0.99]},
+                data=hard_case_data(label, score, camera=camera),
                 media=jpeg,
                 media_type="image/jpeg",
             )
             events.emit(event)
             ids[camera] = event.id
         events.emit(events.make(source="garage", kind="sensor.summary", data={"t": 21.5}))
-        events.emit(events.make(source="garage", kind="sensor.reading", data={"t": 21.4}))
+        events.emit(events.make(source="garage", kind="sensor.alert", data={"t": 40.0}))
 
         retained: dict[str, dict[str, object]] = {}
         emitted: dict[str, dict[str, object]] = {}
@@ -67,14 +69,14 @@ async def test_hard_cases_come_back_as_verdicts(
         assert door["hard_case_id"] == ids["door"]
         assert (door["verdict"], door["cloud_label"]) == ("confirmed", "person")
         assert door["cloud_score"] > 0.8
-        assert door["track"] == 7
+        assert door["track_id"] == 7
         assert yard["hard_case_id"] == ids["yard"]
         assert yard["verdict"] in {"rejected", "relabelled"}
         assert yard["cloud_label"] != "person"
 
     await eventually(lambda: len(cloud.events("sensor.summary")) == 1)
     kinds = {e["kind"] for e in await asyncio.to_thread(cloud.events)}
-    assert kinds == {"sensor.summary"}  # no raw reading, no verdict, hard cases went to OIP
+    assert kinds == {"sensor.summary"}  # no dropped kind, no verdict, hard cases went to OIP
     metrics = gateway.stats.snapshot()
     verdicts_total = metrics["cloud_verdicts_total"]
     assert isinstance(verdicts_total, dict)

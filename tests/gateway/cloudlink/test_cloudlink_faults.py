@@ -24,6 +24,7 @@ from tests.gateway.cloudlink.conftest import TOKEN, cloud_section, crop
 from tests.gateway.cloudlink.test_cloudlink_outage import metric
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message, running
+from tests.support.payloads import hard_case_data
 from tests.support.waits import eventually
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -135,7 +136,7 @@ async def test_infer_without_a_verdict_is_retried_not_lost(
         events.emit(
             events.make(
                 source="door", kind="vision.hard_case",
-                data={"label": "person", "score": 0.6}, media=crop("coffee.png"),
+                data=hard_case_data("person", 0.6), media=crop("coffee.png"),
             )
         )  # fmt: skip
         await eventually(

@@ -17,6 +17,7 @@ from tests.conftest import ConfigFactory
 from tests.gateway.cloudlink.conftest import CloudProcess, cloud_section, crop
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import running
+from tests.support.payloads import hard_case_data
 from tests.support.waits import eventually
 
 
@@ -46,7 +47,7 @@ async def test_down_at_start_then_back_delivers_all_by_priority(
             sent.append(event)
         hard = events.make(
             source="door", kind="vision.hard_case", priority=Priority.HIGH,
-            data={"label": "person", "score": 0.7}, media=crop("astronaut.png"),
+            data=hard_case_data("person", 0.7), media=crop("astronaut.png"),
         )  # fmt: skip
         events.emit(hard)
         # A long stretch: the breaker opens, probes fail, it opens again (longer).

@@ -7,15 +7,30 @@ import pytest
 
 from cloud_bridge.oip import InferenceResponse, ResponseOutput, UplinkProtocolError
 from cloud_bridge.uplink import CropBox, HardCase, Outcome, verdict_from_response
+from gateway.cloudlink.sink import EventRouter
+from gateway.cloudlink.sink import hard_case_data as hard_case_data_of
 from gateway.cloudlink.verdicts import people_data
+from gateway.events import Event, Kind
 from gateway.inference.geometry import Box
 from gateway.vision.groups import crop_box, place_people
+from tests.support.payloads import hard_case_data
 
-CROP = {"x1": 100.0, "y1": 50.0, "x2": 200.0, "y2": 250.0}
+CROP = Box(100.0, 50.0, 200.0, 250.0)
+ROUTER = EventRouter(("*",), ())
 
 
-def case(extra: dict[str, object] | None = None) -> HardCase:
-    return HardCase("h", "cam", "person", 0.999, 0.75, extra if extra is not None else {})
+def case(crop: Box | None = None) -> HardCase:
+    """A hard case as the outbox holds it: from the event the vision pipeline emits."""
+    event = Event(
+        gateway="g",
+        source="cam",
+        kind=Kind.VISION_HARD_CASE,
+        data=hard_case_data("person", 0.999, camera="cam", crop_box=crop),
+        media=b"jpeg",
+    )
+    item = ROUTER.to_item(event)
+    assert item is not None
+    return HardCase.from_payload(item.payload)
 
 
 def answer(label: str, boxes: np.ndarray | None) -> InferenceResponse:
@@ -72,16 +87,17 @@ def test_malformed_boxes_are_a_protocol_error() -> None:
 
 def test_verdict_event_data_puts_people_in_frame_pixels() -> None:
     verdict = verdict_from_response(
-        case({"crop_box": CROP}), answer("person", TWO), min_score=0.5, round_trip_ms=1
+        case(CROP), answer("person", TWO), min_score=0.5, round_trip_ms=1
     )
-    data = people_data(verdict)
+    data = people_data(verdict, hard_case_data_of(verdict.hard_case))
     assert data["people_count"] == 2
     first, second = data["people"]
     assert first == {"x1": 100.0, "y1": 70.0, "x2": 150.0, "y2": 250.0}
     assert second["x1"] == 150.0
     assert second["x2"] == 200.0
     no_crop = verdict_from_response(case(), answer("person", TWO), min_score=0.5, round_trip_ms=1)
-    assert people_data(no_crop) == {}  # nowhere to place them
+    assert people_data(no_crop, hard_case_data_of(no_crop.hard_case)) == {}  # nowhere to put them
+    assert people_data(verdict, None) == {}  # an outbox item from before the typed data
 
 
 def test_people_follow_the_group_track_box() -> None:

@@ -20,6 +20,7 @@ from cloud_bridge.uplink import (
 )
 from gateway.cloudlink.sink import EventRouter
 from gateway.events import Event, Priority
+from tests.support.payloads import hard_case_data
 
 
 class Clock:
@@ -86,12 +87,12 @@ def test_budget_calls_and_bytes_windows() -> None:
 
 
 def test_router_orders_hard_cases_by_uncertainty_and_never_sends_verdicts() -> None:
-    router = EventRouter(("*",), ("sensor.reading",), 0.75)
+    router = EventRouter(("*",), ("sensor.summary",))
 
     def case(score: float) -> Event:
         return Event(
             gateway="g", source="c", kind="vision.hard_case", priority=Priority.HIGH,
-            data={"label": "person", "score": score, "band": [0.5, 0.9]}, media=b"jpeg",
+            data=hard_case_data("person", score, band=(0.5, 0.9)), media=b"jpeg",
         )  # fmt: skip
 
     near, far = router.to_item(case(0.71)), router.to_item(case(0.52))
@@ -102,7 +103,7 @@ def test_router_orders_hard_cases_by_uncertainty_and_never_sends_verdicts() -> N
     low = router.to_item(Event(gateway="g", source="s", kind="sensor.alert"))
     assert low is not None
     assert low.priority < far.priority
-    for kind in ("cloud.verdict", "sensor.reading"):
+    for kind in ("cloud.verdict", "sensor.summary"):
         assert router.to_item(Event(gateway="g", source="s", kind=kind)) is None
 
 

@@ -202,3 +202,58 @@ def test_camera_naming_an_unknown_model_is_rejected(tmp_path: Path) -> None:
     )
     (issue,) = issues(path)
     assert "cameras name model(s) not in `models:`: nope (known: person)" in issue
+
+
+def test_cloud_kind_patterns_must_name_a_kind_edgegw_emits(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "gateway: {id: gw1}\ncloud:\n  drop_kinds: [sensor.reading]\n"
+        "  forward_kinds: ['vision.*']\n",
+    )
+    (issue,) = issues(path)
+    assert issue.startswith(f"{path}:3: cloud.drop_kinds[0]: Value error, 'sensor.reading' matches")
+    cfg = load_config(write(tmp_path, "gateway: {id: gw1}\ncloud: {drop_kinds: ['sensor.*']}\n"))
+    assert cfg.cloud.drop_kinds == ["sensor.*"]
+    assert GatewayConfig.model_validate({"gateway": {"id": "g"}}).cloud.drop_kinds == []
+
+
+def test_each_retry_has_its_own_backoff(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "gateway: {id: gw1}\nmqtt:\n  reconnect: {min_delay_s: 5, max_delay_s: 1}\n"
+        "cameras:\n  - {id: c1, source: 'mqtt:cam/1', model: person,"
+        " reconnect: {min_delay_s: 2, max_delay_s: 9}}\n"
+        "models:\n  - {id: person, name: visual_wake_words, load_retry: {max_delay_s: 0.5}}\n",
+    )
+    found = issues(path)
+    assert [i.split(": ")[1] for i in found] == ["mqtt.reconnect", "models[0].load_retry"]
+    assert all("max_delay_s must be >= min_delay_s" in i for i in found)
+    cfg = GatewayConfig.model_validate(
+        {
+            "gateway": {"id": "g"},
+            "cameras": [
+                {"id": "c", "source": "x.mp4", "model": "m", "reconnect": {"min_delay_s": 3}}
+            ],
+            "models": [{"id": "m", "name": "visual_wake_words"}],
+        }
+    )
+    assert cfg.models[0].load_retry.min_delay_s == 1.0  # not the camera's reconnect
+    assert cfg.cameras[0].reconnect.min_delay_s == 3.0
+    assert (cfg.mqtt.reconnect.min_delay_s, cfg.mqtt.reconnect.max_delay_s) == (0.5, 30.0)
+
+
+def test_decoder_names_come_from_the_registries() -> None:
+    from devices.decoders import DECODERS as SENSOR_DECODERS
+    from gateway.config.sensors import SensorConfig
+    from gateway.config.vision import ModelConfig
+    from gateway.inference.catalog import CATALOGUE
+    from gateway.inference.outputs import DECODERS as OUTPUT_DECODERS
+
+    sensor = SensorConfig.model_json_schema()["properties"]["decoder"]
+    assert sensor["enum"] == list(SENSOR_DECODERS)
+    model = ModelConfig.model_json_schema()["properties"]["decoder"]["anyOf"][0]
+    assert model["enum"] == list(OUTPUT_DECODERS)
+    shipped = {spec.decoder for spec in CATALOGUE.values()} - {None}
+    assert shipped <= set(OUTPUT_DECODERS), "a catalogue entry names an unregistered decoder"
+    with pytest.raises(ValueError, match="'yolo' or 'classifier'"):
+        ModelConfig.model_validate({"id": "m", "path": "m.tflite", "decoder": "ssd"})

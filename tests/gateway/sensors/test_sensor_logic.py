@@ -174,8 +174,8 @@ def test_liveness_offline_once_then_online() -> None:
     back = live.seen("a", 31.0)
     assert back is not None
     assert back.offline_s == pytest.approx(19.5)
-    assert live.is_online("a")
-    assert not live.is_online("configured")
+    assert live.seen("a", 32.0) is None  # online again: its next reading is no return
+    assert live.seen("configured", 33.0) is not None  # still offline until it speaks
 
 
 def test_unkept_metrics_and_other_devices_are_ignored() -> None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from devices.cameras import EncodedFrame, Frame, FrameIssue, FrameProblem, decode_frame
 from gateway.config.vision import CameraConfig, EscalationConfig, ModelConfig
 from gateway.stats_registry import Stats
-from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcome, TrackReport
+from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome, TrackReport
 from gateway.vision.camera import CameraWorker
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.cascade import Band, Decision
@@ -56,12 +56,14 @@ def make_worker(
         outcomes.append(outcome)
         done.set()
 
-    analyzer = FrameAnalyzer(None, AnalyzerSettings(motion=MotionConfig(enabled=False)))
+    camera = CameraConfig(id="w", source="mqtt:w", motion=MotionConfig(enabled=False))
+    analyzer = FrameAnalyzer(camera)
     return CameraWorker(camera_id="w", analyzer=analyzer, stats=stats, deliver=deliver)
 
 
 def test_only_the_newest_frame_waits_and_drops_are_counted() -> None:
-    stats = CameraStats(Stats(), "w")
+    registry = Stats()
+    stats = CameraStats(registry, "w")
     outcomes: list[FrameOutcome] = []
     done = threading.Event()
     worker = make_worker(outcomes, done, stats)
@@ -71,8 +73,9 @@ def test_only_the_newest_frame_waits_and_drops_are_counted() -> None:
     assert done.wait(10)
     worker.stop()
     assert [o.width for o in outcomes] == [96]
-    assert stats.frames_skipped._value.get() == 4
-    assert stats.frames_in._value.get() == 5
+    snapshot = registry.snapshot()  # what /metrics and the stats topic report
+    assert snapshot["camera_frames_skipped_total"] == {"w": 4.0}
+    assert snapshot["camera_frames_in_total"] == {"w": 5.0}
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
@@ -113,8 +116,8 @@ def test_bad_frames_and_a_size_change_do_not_stop_the_worker() -> None:
 
 
 def test_analyzer_motion_only_tracks_a_moving_square_and_ends_it_on_flush() -> None:
-    settings = AnalyzerSettings(tracker=TrackerConfig(min_hits=2))
-    analyzer = FrameAnalyzer(None, settings)
+    camera = CameraConfig(id="w", source="mqtt:w", tracker=TrackerConfig(min_hits=2))
+    analyzer = FrameAnalyzer(camera)
     started: list[TrackReport] = []
     for i in range(12):
         image = np.zeros((240, 320, 3), np.uint8)
