@@ -13,7 +13,7 @@ from pathlib import Path
 
 from gateway.events import Priority
 from gateway.runtime import Gateway
-from tests.cloudlink.conftest import CloudProcess, cloud_section, crop
+from tests.cloudlink.conftest import CloudProcess, cloud_section
 from tests.conftest import ConfigFactory
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message, running
@@ -21,7 +21,11 @@ from tests.support.waits import eventually
 
 
 async def test_hard_cases_come_back_as_verdicts(
-    mosquitto: Mosquitto, make_config: ConfigFactory, cloud: CloudProcess, tmp_path: Path
+    mosquitto: Mosquitto,
+    make_config: ConfigFactory,
+    cloud: CloudProcess,
+    tmp_path: Path,
+    crops: dict[str, bytes],
 ) -> None:
     cfg = make_config(mosquitto, cloud=cloud_section(cloud.url, tmp_path))
     gateway = Gateway(cfg)
@@ -32,8 +36,8 @@ async def test_hard_cases_come_back_as_verdicts(
         events = gateway.events
         assert events is not None
         cases = {
-            "door": (crop("astronaut.png"), "person", 0.62),  # a person: confirmed
-            "yard": (crop("coffee.png"), "person", 0.55),  # no person: rejected
+            "door": (crops["astronaut.png"], "person", 0.62),  # a person: confirmed
+            "yard": (crops["coffee.png"], "person", 0.55),  # no person: rejected
         }
         ids = {}
         for camera, (jpeg, label, score) in cases.items():

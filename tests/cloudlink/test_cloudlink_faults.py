@@ -19,7 +19,7 @@ from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from cloud_bridge.server import EventSink, make_app
 from gateway.runtime import Gateway
 from tests.cloud_bridge_oip.conftest import running as serving
-from tests.cloudlink.conftest import TOKEN, cloud_section, crop
+from tests.cloudlink.conftest import TOKEN, cloud_section
 from tests.cloudlink.test_cloudlink_outage import metric
 from tests.conftest import ConfigFactory
 from tests.support.mosquitto import Mosquitto
@@ -124,6 +124,7 @@ async def test_infer_without_a_verdict_is_retried_not_lost(
     make_config: ConfigFactory,
     scripted: tuple[ScriptedCloud, str, EventSink],
     tmp_path: Path,
+    crops: dict[str, bytes],
 ) -> None:
     # The scripted model answers without a `score` output: a protocol error, retried.
     _, url, _ = scripted
@@ -135,7 +136,7 @@ async def test_infer_without_a_verdict_is_retried_not_lost(
         events.emit(
             events.make(
                 source="door", kind="vision.hard_case",
-                data={"label": "person", "score": 0.6}, media=crop("coffee.png"),
+                data={"label": "person", "score": 0.6}, media=crops["coffee.png"],
             )
         )  # fmt: skip
         await eventually(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from gateway.events import Priority
 from gateway.runtime import Gateway
-from tests.cloudlink.conftest import CloudProcess, cloud_section, crop
+from tests.cloudlink.conftest import CloudProcess, cloud_section
 from tests.conftest import ConfigFactory
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import running
@@ -31,6 +31,7 @@ async def test_down_at_start_then_back_delivers_all_by_priority(
     make_config: ConfigFactory,
     cloud_process: CloudProcess,
     tmp_path: Path,
+    crops: dict[str, bytes],
 ) -> None:
     section = cloud_section(cloud_process.url, tmp_path, batch_max_events=4)
     gateway = Gateway(make_config(mosquitto, cloud=section))
@@ -45,7 +46,7 @@ async def test_down_at_start_then_back_delivers_all_by_priority(
             sent.append(event)
         hard = events.make(
             source="door", kind="vision.hard_case", priority=Priority.HIGH,
-            data={"label": "person", "score": 0.7}, media=crop("astronaut.png"),
+            data={"label": "person", "score": 0.7}, media=crops["astronaut.png"],
         )  # fmt: skip
         events.emit(hard)
         # A long stretch: the breaker opens, probes fail, it opens again (longer).

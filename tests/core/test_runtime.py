@@ -208,8 +208,9 @@ def test_run_with_a_bad_config_exits_1_before_starting(tmp_path: Path) -> None:
 
 
 async def test_demo_config_runs_on_the_embedded_broker(
-    tmp_path: Path, gateway_process: list[GatewayProcess]
+    tmp_path: Path, gateway_process: list[GatewayProcess], vww_path: Path
 ) -> None:
+    del vww_path  # the demo camera's model, fetched: the gateway process finds it
     port, http_port = free_port(), free_port()
     demo = (REPO / "configs" / "demo.yaml").read_text()
     demo = demo.replace("port: 11883", f"port: {port}").replace(

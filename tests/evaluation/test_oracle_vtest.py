@@ -9,15 +9,11 @@ import numpy as np
 import numpy.typing as npt
 import pytest
 
-from gateway.errors import ModelError
-from gateway.vision import models
 from gateway.vision.decoders import Detection
-from gateway.vision.footage import FootageError, fetch_vtest
 from gateway.vision.geometry import Box, Point
 from gateway.vision.oracle import OracleConfig, PersonOracle, combine, to_crop
 from gateway.vision.oracle_judge import OracleJudge
 from gateway.vision.oracle_store import oracle_detections, read_frames
-from tests.support.required import unavailable
 
 Image = npt.NDArray[np.uint8]
 
@@ -69,25 +65,14 @@ def found(points: tuple[Point, ...], dets: list[Detection]) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def oracle() -> PersonOracle:
-    try:
-        models.fetch(["deeplabv3", "pose_detection"])
-        return PersonOracle()
-    except ModelError as exc:
-        unavailable("oracle models", exc)
+def oracle(oracle_models: dict[str, Path]) -> PersonOracle:
+    del oracle_models  # fetched: PersonOracle finds them in the data dir
+    return PersonOracle()
 
 
 @pytest.fixture(scope="module")
-def vtest() -> Path:
-    try:
-        return fetch_vtest()
-    except FootageError as exc:
-        unavailable("vtest.avi", exc)
-
-
-@pytest.fixture(scope="module")
-def frames(vtest: Path) -> dict[int, Image]:
-    return {f.index: f.image for f in read_frames(vtest, sorted(EYE_COUNTS))}
+def frames(vtest_path: Path) -> dict[int, Image]:
+    return {f.index: f.image for f in read_frames(vtest_path, sorted(EYE_COUNTS))}
 
 
 @pytest.mark.parametrize("index", sorted(EYE_COUNTS))
