@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from gateway.config.base import Section
+from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
 
 _MB = 1_000_000
@@ -99,7 +99,9 @@ class CloudSection(Section):
         pattern=r"^https?://",
         description="Base URL of the cloud (event sink and OIP), e.g. https://cloud:8080.",
     )
-    token: SecretStr | None = Field(None, description="Bearer token; prefer `${ENV_VAR}`.")
+    token: OptionalSecret = Field(
+        None, description="Bearer token; prefer `${ENV_VAR}`. Empty (an unset `${VAR:-}`): none."
+    )
     token_file: ConfigPath | None = Field(
         None, description="File whose content is the bearer token."
     )

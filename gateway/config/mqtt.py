@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from gateway.config.base import Section
+from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
 
 
@@ -69,8 +69,10 @@ class MqttConfig(Section):
     )
     keepalive_s: int = Field(30, ge=5, le=65535, description="MQTT keepalive interval.")
     username: str | None = Field(None, description="Username for broker authentication.")
-    password: SecretStr | None = Field(
-        None, description="Password; prefer `${ENV_VAR}` or `password_file`."
+    password: OptionalSecret = Field(
+        None,
+        description="Password; prefer `${ENV_VAR}` or `password_file`. Empty (an unset "
+        "`${VAR:-}`): none.",
     )
     password_file: ConfigPath | None = Field(
         None, description="File whose content (stripped) is the password (Docker/K8s secrets)."
