@@ -9,6 +9,10 @@ COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY devices ./devices
 COPY cloud_bridge ./cloud_bridge
+COPY edgegw ./edgegw
+COPY refcloud ./refcloud
+COPY lab ./lab
+COPY apps ./apps
 RUN python -m venv /opt/edgegw \
  && /opt/edgegw/bin/pip install --no-cache-dir --disable-pip-version-check .
 

@@ -3,7 +3,7 @@
     python -m bench.hybrid [--clip PATH] [--frames N] [--fps 10] [--quality 80]
 
 - All-cloud: every frame at `--fps` as a JPEG at `--quality` is what an all-cloud design
-  uploads; the cloud model on every frame is the oracle (`gateway.vision.oracle`), so
+  uploads; the cloud model on every frame is the oracle (`refcloud.oracle`), so
   its accuracy is 1 by definition.
 - Edge only: the camera pipeline (`FrameAnalyzer`: motion, the edge model on blobs, the
   tracker) with the shipped config; every track not dropped by the band is reported.
@@ -17,7 +17,7 @@
   Uplink: the JPEG crops plus one compact JSON event per reported track.
 
 The edge runs once; the band is swept afterwards (each track's verdict is asked once).
-Accuracy follows `gateway.vision.evaluation`. The last stdout line is the JSON summary.
+Accuracy follows `lab.evaluation`. The last stdout line is the JSON summary.
 """
 
 from __future__ import annotations
@@ -35,20 +35,20 @@ import cv2
 from bench.hybrid_edge import SHIPPED, EdgeRun, EdgeSettings, EndedTrack, kept_by_edge, run_edge
 from bench.hybrid_report import BandRow, ModeRow, draw_band_plot, mode_row, print_table
 from cloud_bridge.oip import OipClient, build_hard_case_request
-from cloud_bridge.server import EventSink, serve
 from cloud_bridge.uplink.hard_cases import HardCase, Outcome, Verdict, verdict_from_response
 from devices.cameras import encode_jpeg
-from gateway.vision.evaluation import TrackPath
-from gateway.vision.footage import fetch_vtest
+from gateway.vision.cascade import Band, Decision
 from gateway.vision.groups import place_people
-from gateway.vision.hardcase import Band, Decision
-from gateway.vision.oracle import PersonOracle
-from gateway.vision.oracle_judge import OracleJudge
-from gateway.vision.oracle_store import (
+from lab.evaluation import TrackPath
+from lab.footage import fetch_vtest
+from lab.oracle_store import (
     oracle_detections,
     oracle_tracks,
     read_frames,
 )
+from refcloud import EventSink, serve
+from refcloud.oracle import PersonOracle
+from refcloud.oracle_judge import OracleJudge
 
 SHIPPED_BAND = Band(0.5, 0.99)  # configs/gateway.example.yaml (escalation defaults)
 GROUP_ASPECT = 0.6  # swept: group-shaped settled tracks escalate too

@@ -13,15 +13,15 @@ from pathlib import Path
 from typing import Literal
 
 from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.inference.geometry import Box
 from gateway.vision.analyzer import FrameAnalyzer
+from gateway.vision.cascade import Band, Decision
 from gateway.vision.component import analyzer_settings, build_detector
-from gateway.vision.evaluation import TrackPath, TrackRecorder
-from gateway.vision.geometry import Box
-from gateway.vision.hardcase import Band, Decision
 from gateway.vision.motion import MotionConfig
-from gateway.vision.oracle import PERSON
-from gateway.vision.oracle_store import ORACLE_TRACKER, read_frames
 from gateway.vision.tracker import Track, TrackerConfig
+from lab.evaluation import TrackPath, TrackRecorder
+from lab.oracle_store import ORACLE_TRACKER, read_frames
+from refcloud.oracle import PERSON
 
 __all__ = ["SHIPPED", "EdgeRun", "EdgeSettings", "EndedTrack", "kept_by_edge", "run_edge"]
 

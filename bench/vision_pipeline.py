@@ -31,14 +31,14 @@ import numpy.typing as npt
 
 from devices.cameras import Frame, Image
 from gateway.config.vision import CameraConfig, ModelConfig
-from gateway.stats import Stats
+from gateway.inference.catalog import fetch
+from gateway.inference.detector import Detector
+from gateway.stats_registry import Stats
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
+from gateway.vision.camera_stats import CameraStats
 from gateway.vision.component import analyzer_settings, build_detector
-from gateway.vision.detector import Detector
-from gateway.vision.footage import fetch_vtest
-from gateway.vision.models import fetch
-from gateway.vision.stats import CameraStats
+from lab.footage import fetch_vtest
 
 _BATCH = 10
 

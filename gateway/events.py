@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 

@@ -21,7 +21,8 @@ import pytest
 from gateway.config import GatewayConfig
 from gateway.datadir import default_data_dir
 from gateway.errors import ModelError
-from gateway.vision import footage, models, samples
+from gateway.inference import catalog
+from lab import footage, samples
 from tests.support.assets import JUDGE_MODEL_NAMES, ORACLE_MODELS, TEST_MODELS, VWW
 from tests.support.mosquitto import Mosquitto
 from tests.support.required import unavailable
@@ -84,7 +85,7 @@ def data_dir() -> Path:
 def _fetch_models(names: tuple[str, ...], data_dir: Path) -> dict[str, Path]:
     """Fetch `names` into `data_dir` (a no-op when cached) or fail/skip saying why."""
     try:
-        return models.fetch(names, data_dir)
+        return catalog.fetch(names, data_dir)
     except ModelError as exc:
         unavailable(f"models {', '.join(names)}", exc)
 

@@ -1,13 +1,13 @@
 """Open Inference Protocol (KServe V2 REST) client, models and hard-case helpers."""
 
-from cloud_bridge.oip.client import OipClient, parse_retry_after
-from cloud_bridge.oip.errors import (
+from cloud_bridge.errors import (
     UplinkConnectionError,
     UplinkError,
     UplinkHTTPError,
     UplinkProtocolError,
     UplinkTimeout,
 )
+from cloud_bridge.oip.client import OipClient, parse_retry_after
 from cloud_bridge.oip.hard_case import (
     EdgeGuess,
     ImageEncoding,

@@ -8,10 +8,8 @@ Outbox ──> EventSender ──> POST <url>/v1/events (gzip JSON batches)
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the runtime imports this package while it initialises itself
-    from gateway.runtime.context import RuntimeContext
+from gateway.runtime.context import RuntimeContext
 
 __all__ = ["start"]
 

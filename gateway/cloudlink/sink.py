@@ -25,7 +25,7 @@ from gateway.backoff import Backoff
 from gateway.config.cloud import CloudSection
 from gateway.events import Event, Kind
 from gateway.logs import RateLimitedLog
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 __all__ = [
     "EVENTS",

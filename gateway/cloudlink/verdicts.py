@@ -12,9 +12,9 @@ from typing import Any
 
 from cloud_bridge.uplink import Verdict
 from gateway.events import Event, Events, Kind, Priority
+from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
-from gateway.vision.geometry import Box
 from gateway.vision.groups import in_frame
 
 __all__ = ["VerdictPublisher", "verdict_topic"]

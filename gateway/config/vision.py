@@ -15,10 +15,10 @@ from typing import Literal, Self
 from pydantic import Field, model_validator
 
 from gateway.config.base import Section
+from gateway.config.motion import MotionConfig
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
-from gateway.vision.motion_config import MotionConfig
-from gateway.vision.tracker_config import TrackerConfig
+from gateway.config.tracker import TrackerConfig
 
 DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
@@ -191,7 +191,7 @@ class ModelConfig(Section):
             msg = "a model given by `path` needs `decoder` (mediapipe_ssd, tflite_ssd, yolo, ...)"
             raise ValueError(msg)
         if self.name is not None:
-            from gateway.vision.models import CATALOGUE
+            from gateway.inference.catalog import CATALOGUE
 
             if self.name not in CATALOGUE:
                 msg = f"unknown model {self.name!r}; the store has: {', '.join(sorted(CATALOGUE))}"

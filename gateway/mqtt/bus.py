@@ -36,7 +36,7 @@ from gateway.errors import BusNotConnectedError
 from gateway.logs import RateLimitedLog
 from gateway.mqtt.tls import tls_context
 from gateway.mqtt.topics import TopicFilter
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
@@ -16,12 +16,11 @@ from gateway.mqtt.broker import EmbeddedBroker
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import Commands
-from gateway.runtime.context import RuntimeContext
+from gateway.runtime.context import PipelineStart, RuntimeContext
 from gateway.runtime.http import HttpEndpoint
-from gateway.runtime.pipelines import PIPELINES
 from gateway.runtime.stats_publisher import StatsPublisher
 from gateway.runtime.supervisor import Supervisor
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 
@@ -41,10 +40,20 @@ def config_secrets(model: BaseModel) -> Iterator[str]:
 
 
 class Gateway:
-    """One gateway: embedded broker (optional), bus, and supervised components."""
+    """One gateway: embedded broker (optional), bus, and supervised components.
 
-    def __init__(self, config: GatewayConfig, *, stats: Stats | None = None) -> None:
+    `pipelines` are started in order once the bus and supervisor run (see `gateway.plugins`).
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        pipelines: Sequence[PipelineStart],
+        stats: Stats | None = None,
+    ) -> None:
         self.config = config
+        self.pipelines = tuple(pipelines)
         self.stats = stats or Stats()
         self.topics = Topics(config.topic_prefix)
         self.bus: MqttBus | None = None
@@ -114,7 +123,7 @@ class Gateway:
                 events=self.events,
                 supervisor=supervisor,
             )
-            for start in PIPELINES:
+            for start in self.pipelines:
                 await start(ctx)
             log.info("gateway %s started (topics under %s/)", cfg.gateway.id, self.topics.prefix)
             self.started.set()

@@ -18,9 +18,9 @@ import cv2
 import numpy as np
 
 from devices.cameras import Image, encode_jpeg
-from gateway.vision.decoders import ClassifierDecoder, Detection, nms
-from gateway.vision.detector import Detector
-from gateway.vision.geometry import Box, merge_overlapping, square_region
+from gateway.inference.detector import Detector
+from gateway.inference.geometry import Box, merge_overlapping, square_region
+from gateway.inference.outputs import ClassifierDecoder, Detection, nms
 from gateway.vision.groups import crop_box
 from gateway.vision.motion import MotionConfig, MotionDetector, MotionResult
 from gateway.vision.tracker import IoUTracker, Track, TrackerConfig, TrackUpdate

@@ -23,7 +23,7 @@ from devices.cameras import EncodedFrame, Frame, FrameIssue, Image, decode_frame
 from gateway.errors import ModelError
 from gateway.logs import RateLimitedLog
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
-from gateway.vision.stats import CameraStats
+from gateway.vision.camera_stats import CameraStats
 
 __all__ = ["CameraWorker"]
 

@@ -11,23 +11,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
 from gateway.backoff import Backoff
 from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.errors import ModelError
+from gateway.inference.catalog import CATALOGUE, resolve
+from gateway.inference.detector import Detector
 from gateway.logs import RateLimitedLog
 from gateway.mqtt.bus import Message
+from gateway.runtime.context import RuntimeContext
 from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
-from gateway.vision.detector import Detector
-from gateway.vision.events import CameraPublisher
-from gateway.vision.models import CATALOGUE, resolve
-from gateway.vision.stats import CameraStats
-
-if TYPE_CHECKING:  # the runtime imports the pipelines: no import cycle at run time
-    from gateway.runtime.context import RuntimeContext
+from gateway.vision.camera_stats import CameraStats
+from gateway.vision.publisher import CameraPublisher
 
 __all__ = ["CameraComponent", "analyzer_settings", "build_detector"]
 

@@ -21,8 +21,8 @@ async def start(ctx: RuntimeContext) -> None:
     cameras = [c for c in ctx.config.cameras if c.enabled]
     if not cameras:
         return
+    from gateway.inference.catalog import resolve
     from gateway.vision.component import CameraComponent
-    from gateway.vision.models import resolve
 
     models = {m.id: m for m in ctx.config.models}
     for camera in cameras:

@@ -21,8 +21,8 @@ from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from gateway.vision.geometry import Box, Polygon
-from gateway.vision.tracker_config import TrackerConfig, ZoneConfig
+from gateway.config.tracker import TrackerConfig, ZoneConfig
+from gateway.inference.geometry import Box, Polygon
 
 __all__ = [
     "DetectionLike",

@@ -5,7 +5,7 @@ The session fixtures in tests/conftest.py fetch each group before its first user
 
 from __future__ import annotations
 
-from gateway.cloudlink.judges import DEFAULT_JUDGE, JUDGE_MODELS
+from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS
 
 __all__ = ["JUDGE_MODEL_NAMES", "ORACLE_MODELS", "TEST_MODELS", "VWW"]
 
