@@ -8,6 +8,7 @@ from pydantic import Field, model_validator
 
 from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
+from gateway.config.topics import PublishTopic
 
 
 class TlsConfig(Section):
@@ -78,8 +79,10 @@ class MqttConfig(Section):
         None, description="File whose content (stripped) is the password (Docker/K8s secrets)."
     )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
-    topic_prefix: str | None = Field(
-        None, description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset."
+    topic_prefix: PublishTopic | None = Field(
+        None,
+        description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset. "
+        "Published to: no wildcards.",
     )
     reconnect: ReconnectConfig = Field(
         default_factory=ReconnectConfig, description="Reconnect backoff."

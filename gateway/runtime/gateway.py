@@ -13,7 +13,7 @@ from pydantic import BaseModel, SecretStr
 from gateway.config import GatewayConfig
 from gateway.events import Events
 from gateway.mqtt.broker import EmbeddedBroker
-from gateway.mqtt.bus import MqttBus
+from gateway.mqtt.bus import MqttBus, SubscriptionWatch
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import Commands
 from gateway.runtime.context import PipelineStart, RuntimeContext
@@ -67,6 +67,8 @@ class Gateway:
         if self.bus is None or not self.bus.connected.is_set():
             why = self.bus.last_error if self.bus is not None else "not started"
             problems.append(f"mqtt not connected: {why}")
+        if self.bus is not None:
+            problems.extend(f"mqtt subscription {r}" for r in self.bus.refused())
         if self.supervisor is not None:
             problems.extend(f"component {n} is restarting" for n in self.supervisor.failing)
         return problems
@@ -94,6 +96,7 @@ class Gateway:
             self.events = Events(
                 bus=bus, topics=self.topics, stats=self.stats, gateway_id=cfg.gateway.id
             )
+            supervisor.start(SubscriptionWatch(bus))
             commands = Commands(bus=bus, topics=self.topics)
             commands.register("ping", self._cmd_ping)
             commands.register("stats", self._cmd_stats)
@@ -132,7 +135,13 @@ class Gateway:
         log.info("gateway %s stopped", cfg.gateway.id)
 
     async def _cmd_ping(self, _args: dict[str, Any]) -> dict[str, Any]:
-        return {"pong": True, "uptime_s": round(self.stats.uptime(), 3)}
+        problems = self.health_problems()
+        return {
+            "pong": True,
+            "uptime_s": round(self.stats.uptime(), 3),
+            "healthy": not problems,
+            "problems": problems,
+        }
 
     async def _cmd_stats(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {"metrics": self.stats.snapshot()}
