@@ -12,6 +12,7 @@ from pydantic import BaseModel, SecretStr
 
 from gateway.config import GatewayConfig
 from gateway.events import Events
+from gateway.logs import url_secrets
 from gateway.mqtt.broker import EmbeddedBroker
 from gateway.mqtt.bus import MqttBus, SubscriptionWatch
 from gateway.mqtt.topics import Topics
@@ -31,6 +32,8 @@ def config_secrets(model: BaseModel) -> Iterator[str]:
         value = getattr(model, name)
         if isinstance(value, SecretStr):
             yield value.get_secret_value()
+        elif isinstance(value, str) and "://" in value:
+            yield from url_secrets(value)  # rtsp://user:password@...
         elif isinstance(value, BaseModel):
             yield from config_secrets(value)
         elif isinstance(value, list):

@@ -18,7 +18,7 @@ from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.errors import ModelError
 from gateway.inference.catalog import CATALOGUE, resolve
 from gateway.inference.detector import Detector
-from gateway.logs import RateLimitedLog
+from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.bus import Message
 from gateway.runtime.context import RuntimeContext
 from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcome
@@ -159,9 +159,9 @@ class CameraComponent:
     def _on_capture(self, status: CaptureStatus) -> None:
         cam = self.camera.id
         if status.event is CaptureEvent.OPENED:
-            log.info("camera %s: source %s opened", cam, status.detail)
+            log.info("camera %s: source %s opened", cam, redact_urls(status.detail))
         elif status.event is CaptureEvent.ENDED:
-            log.info("camera %s: source ended (%s)", cam, status.detail)
+            log.info("camera %s: source ended (%s)", cam, redact_urls(status.detail))
             self._finish(None)
         else:
             self.stats.error("source")
@@ -169,7 +169,7 @@ class CameraComponent:
                 f"source:{cam}",
                 "camera %s: %s (%s); retrying in %.1fs",
                 cam,
-                status.detail,
+                redact_urls(status.detail),
                 status.event.value,
                 status.retry_in_s or 0.0,
             )

@@ -63,11 +63,11 @@ class GatewayProcess:
                 self.lines.append(line)
                 self._changed.notify_all()
 
-    def wait_for_log(self, text: str, timeout_s: float = 20.0) -> None:
-        """Block until a stderr line contains `text`."""
+    def wait_for_log(self, text: str, timeout_s: float = 20.0, *, count: int = 1) -> None:
+        """Block until `count` stderr lines contain `text`."""
         with self._changed:
             if not self._changed.wait_for(
-                lambda: any(text in line for line in self.lines), timeout=timeout_s
+                lambda: sum(text in line for line in self.lines) >= count, timeout=timeout_s
             ):
                 raise AssertionError(f"no log line with {text!r} in: {''.join(self.lines)}")
 
