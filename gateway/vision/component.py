@@ -14,9 +14,9 @@ import time
 
 from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
 from gateway.backoff import Backoff
-from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.errors import ModelError
-from gateway.inference.catalog import CATALOGUE, resolve
+from gateway.inference.catalog import CATALOGUE, ModelSpec, resolve
 from gateway.inference.detector import Detector
 from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.bus import Message
@@ -49,11 +49,19 @@ def build_detector(model: ModelConfig) -> Detector:
         decoder=decoder,
         normalization=model.normalization or (spec.normalization if spec else "[0,1]"),
         labels=labels if labels is not None else None,
-        letterbox=model.letterbox,
+        letterbox=_letterbox(model, spec),
         num_threads=model.num_threads,
         delegate=model.delegate,
+        entry=spec,
         **options,
     )
+
+
+def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
+    """Return the configured letterbox, else the store's choice for the model, else True."""
+    if model.letterbox is not None:
+        return model.letterbox
+    return spec.letterbox if spec is not None else True
 
 
 def analyzer_settings(camera: CameraConfig, model: ModelConfig | None) -> AnalyzerSettings:
@@ -78,7 +86,12 @@ class CameraComponent:
         self.model = model
         self.stats = CameraStats(ctx.stats, camera.id)
         self.publisher = CameraPublisher(
-            camera=camera, events=ctx.events, bus=ctx.bus, topics=ctx.topics, stats=self.stats
+            camera=camera,
+            events=ctx.events,
+            bus=ctx.bus,
+            topics=ctx.topics,
+            stats=self.stats,
+            labels=tracked_labels(camera, model),
         )
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
         self._worker: CameraWorker | None = None

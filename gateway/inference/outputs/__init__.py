@@ -14,6 +14,7 @@ from gateway.inference.interpreter import TensorInfo
 from gateway.inference.outputs.base import Decoder, Detection, load_labels, nms
 from gateway.inference.outputs.classifier import ClassifierDecoder
 from gateway.inference.outputs.mediapipe_ssd import MediapipeSsdDecoder
+from gateway.inference.outputs.ssd_raw import SsdRawDecoder
 from gateway.inference.outputs.tflite_ssd import TFLiteSsdDecoder
 from gateway.inference.outputs.yolo import YoloDecoder
 
@@ -23,6 +24,7 @@ __all__ = [
     "DecoderType",
     "Detection",
     "MediapipeSsdDecoder",
+    "SsdRawDecoder",
     "TFLiteSsdDecoder",
     "YoloDecoder",
     "load_labels",
@@ -30,11 +32,12 @@ __all__ = [
     "nms",
 ]
 
-DecoderType = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
+DecoderType = Literal["mediapipe_ssd", "tflite_ssd", "ssd_raw", "yolo", "classifier"]
 
 _DECODERS: dict[str, Any] = {
     "mediapipe_ssd": MediapipeSsdDecoder,
     "tflite_ssd": TFLiteSsdDecoder,
+    "ssd_raw": SsdRawDecoder,
     "yolo": YoloDecoder,
     "classifier": ClassifierDecoder,
 }
