@@ -115,12 +115,18 @@ def judge_models(data_dir: Path) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="session")
-def vtest_path(data_dir: Path) -> Path:
-    """Return vtest.avi, fetched from Debian's opencv-doc into the data dir once."""
+def footage_paths(data_dir: Path) -> dict[str, Path]:
+    """Return vtest.avi and messi5.jpg, fetched from Debian's opencv-doc into the data dir."""
     try:
-        return footage.fetch_vtest(data_dir)
+        return footage.fetch_footage(data_dir)
     except footage.FootageError as exc:
-        unavailable("vtest.avi", exc)
+        unavailable("vtest.avi / messi5.jpg", exc)
+
+
+@pytest.fixture(scope="session")
+def vtest_path(footage_paths: dict[str, Path]) -> Path:
+    """Return vtest.avi."""
+    return footage_paths["vtest.avi"]
 
 
 @pytest.fixture(scope="session")
