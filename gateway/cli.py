@@ -16,7 +16,7 @@ from pathlib import Path
 from gateway.config import GatewayConfig, load_config
 from gateway.errors import ConfigError, EdgegwError
 from gateway.inference.cli import add_models_parser
-from gateway.logs import setup_logging
+from gateway.logs import redact_urls, setup_logging
 
 
 def _print_config_error(exc: ConfigError) -> None:
@@ -40,7 +40,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     if args.show:
         # SecretStr fields dump as '**********': secrets never reach the terminal.
-        print(config.model_dump_json(indent=2))
+        # URL credentials (rtsp://user:password@...) are masked the same way.
+        print(redact_urls(config.model_dump_json(indent=2)))
     return 0
 
 

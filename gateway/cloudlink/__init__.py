@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 
+from gateway.logs import redact_urls
 from gateway.runtime.context import RuntimeContext
 
 __all__ = ["start"]
@@ -34,4 +35,9 @@ async def start(ctx: RuntimeContext) -> None:
     ctx.events.add_sink(link.writer)
     for component in link.components():
         ctx.supervisor.start(component)
-    log.info("cloud link to %s started (model %s)", cfg.url, cfg.model)
+    if insecure := cfg.insecure_urls():
+        log.warning(
+            "cloud: the token is sent in clear text to %s (plain HTTP, allow_insecure: true)",
+            ", ".join(insecure),
+        )
+    log.info("cloud link to %s started (model %s)", redact_urls(str(cfg.url)), cfg.model)

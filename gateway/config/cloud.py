@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from gateway.config.base import Section
+from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
 from gateway.kinds import Kind, kinds_matching
 
@@ -112,12 +114,19 @@ class CloudSection(Section):
         pattern=r"^https?://",
         description="Base URL of the cloud (event sink and OIP), e.g. https://cloud:8080.",
     )
-    token: SecretStr | None = Field(None, description="Bearer token; prefer `${ENV_VAR}`.")
+    token: OptionalSecret = Field(
+        None, description="Bearer token; prefer `${ENV_VAR}`. Empty (an unset `${VAR:-}`): none."
+    )
     token_file: ConfigPath | None = Field(
         None, description="File whose content is the bearer token."
     )
     ca_file: ConfigPath | None = Field(
         None, description="PEM CA bundle to verify the cloud's TLS certificate (else system)."
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="Allow a plain `http://` url or oip_url together with a token (it then "
+        "travels in clear text; warned at every start). Loopback hosts never need it.",
     )
     events_path: str = Field(
         "/v1/events", pattern=r"^/", description="Path of the event sink under `url`."
@@ -164,4 +173,34 @@ class CloudSection(Section):
     def _url_when_enabled(self) -> CloudSection:
         if self.enabled and self.url is None:
             raise ValueError("cloud.url is required when cloud.enabled is true")
+        if self.insecure_urls() and not self.allow_insecure:
+            listed = ", ".join(self.insecure_urls())
+            msg = (
+                f"a token would be sent in clear text to {listed}: use https://, "
+                "or set allow_insecure: true"
+            )
+            raise ValueError(msg)
         return self
+
+    def insecure_urls(self) -> list[str]:
+        """Plain-HTTP, non-loopback endpoints a token would be sent to (with passwords masked)."""
+        if self.token is None and self.token_file is None:
+            return []
+        return [
+            f"{parts.scheme}://{parts.hostname}"
+            for url in (self.url, self.oip_url)
+            if url is not None
+            and (parts := urlsplit(url)).scheme == "http"
+            and not _is_loopback(parts.hostname)
+        ]
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from gateway.config.base import Section
+from gateway.config.topics import PublishTopic
 
 
 class HomeAssistantSection(Section):
@@ -16,9 +17,7 @@ class HomeAssistantSection(Section):
         "each camera's snapshot and per-label occupancy and count to Home Assistant; remove "
         "entities no longer configured.",
     )
-    discovery_prefix: str = Field(
+    discovery_prefix: PublishTopic = Field(
         "homeassistant",
-        min_length=1,
-        pattern=r"^[^#+]+$",
         description="Home Assistant's discovery prefix; its birth message is `<prefix>/status`.",
     )

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
 from gateway.config.backoff import BackoffConfig
-from gateway.config.base import Section
+from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
+from gateway.config.topics import PublishTopic
 
 
 class TlsConfig(Section):
@@ -56,15 +57,19 @@ class MqttConfig(Section):
     )
     keepalive_s: int = Field(30, ge=5, le=65535, description="MQTT keepalive interval.")
     username: str | None = Field(None, description="Username for broker authentication.")
-    password: SecretStr | None = Field(
-        None, description="Password; prefer `${ENV_VAR}` or `password_file`."
+    password: OptionalSecret = Field(
+        None,
+        description="Password; prefer `${ENV_VAR}` or `password_file`. Empty (an unset "
+        "`${VAR:-}`): none.",
     )
     password_file: ConfigPath | None = Field(
         None, description="File whose content (stripped) is the password (Docker/K8s secrets)."
     )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
-    topic_prefix: str | None = Field(
-        None, description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset."
+    topic_prefix: PublishTopic | None = Field(
+        None,
+        description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset. "
+        "Published to: no wildcards.",
     )
     reconnect: BackoffConfig = Field(
         default_factory=lambda: BackoffConfig(min_delay_s=0.5, max_delay_s=30.0),

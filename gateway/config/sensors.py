@@ -18,6 +18,7 @@ from pydantic import Field, StringConstraints, model_validator
 from devices.decoders import DECODERS, DecoderConfigError, make_decoder
 from gateway.config.base import Section
 from gateway.config.sections import ID_PATTERN
+from gateway.config.topics import SubscribeFilter
 
 METRIC_PATTERN = r"^[a-z0-9][a-z0-9_]{0,63}$"
 """Metric names as the decoders produce them: lower case, digits and `_`."""
@@ -133,7 +134,9 @@ class SensorConfig(Section):
 
     id: str = Field(..., pattern=ID_PATTERN, description="Unique sensor id.")
     name: str | None = Field(None, description="Display name in Home Assistant; the id if unset.")
-    topic: str = Field(..., min_length=1, description="MQTT topic filter (wildcards allowed).")
+    topic: SubscribeFilter = Field(
+        ..., description="MQTT topic filter (`+` a whole level, `#` alone in the last level)."
+    )
     decoder: DecoderName = Field("json", description="Payload decoder for this topic.")
     decoder_options: dict[str, Any] = Field(
         default_factory=dict,

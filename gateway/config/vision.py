@@ -19,6 +19,7 @@ from gateway.config.base import Section
 from gateway.config.motion import MotionConfig
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
+from gateway.config.topics import filter_problem
 from gateway.config.tracker import TrackerConfig
 from gateway.inference.outputs import DECODERS
 
@@ -185,6 +186,9 @@ class CameraConfig(Section):
     def _check_source(self) -> Self:
         if self.mqtt_topic is not None and not self.mqtt_topic:
             msg = "source `mqtt:` needs a topic, e.g. `mqtt:cameras/door/jpeg`"
+            raise ValueError(msg)
+        if self.mqtt_topic is not None and (problem := filter_problem(self.mqtt_topic)):
+            msg = f"source: {problem}"
             raise ValueError(msg)
         return self
 

@@ -17,7 +17,7 @@ from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.errors import ModelError
 from gateway.inference.catalog import CATALOGUE, ModelSpec, resolve
 from gateway.inference.detector import Detector
-from gateway.logs import RateLimitedLog
+from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.bus import Message
 from gateway.runtime.context import RuntimeContext
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
@@ -161,9 +161,9 @@ class CameraComponent:
     def _on_capture(self, status: CaptureStatus) -> None:
         cam = self.camera.id
         if status.event is CaptureEvent.OPENED:
-            log.info("camera %s: source %s opened", cam, status.detail)
+            log.info("camera %s: source %s opened", cam, redact_urls(status.detail))
         elif status.event is CaptureEvent.ENDED:
-            log.info("camera %s: source ended (%s)", cam, status.detail)
+            log.info("camera %s: source ended (%s)", cam, redact_urls(status.detail))
             self._finish(None)
         else:
             self.stats.error("source")
@@ -171,7 +171,7 @@ class CameraComponent:
                 f"source:{cam}",
                 "camera %s: %s (%s); retrying in %.1fs",
                 cam,
-                status.detail,
+                redact_urls(status.detail),
                 status.event.value,
                 status.retry_in_s or 0.0,
             )

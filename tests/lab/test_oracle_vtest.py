@@ -17,16 +17,12 @@ from cloud_bridge.oip import (
     build_hard_case_request,
 )
 from cloud_bridge.uplink import HardCase, Outcome, verdict_from_response
-from gateway.errors import ModelError
-from gateway.inference import catalog
 from gateway.inference.geometry import Box, Point
 from gateway.inference.outputs import Detection
-from lab.footage import FootageError, fetch_vtest
 from lab.oracle_store import oracle_detections, read_frames
 from refcloud import InferenceInputError
 from refcloud.oracle import PERSON, OracleConfig, PersonOracle, combine, to_crop
 from refcloud.oracle_judge import OracleJudge
-from tests.support.required import unavailable
 
 Image = npt.NDArray[np.uint8]
 
@@ -78,25 +74,14 @@ def found(points: tuple[Point, ...], dets: list[Detection]) -> tuple[int, int]:
 
 
 @pytest.fixture(scope="module")
-def oracle() -> PersonOracle:
-    try:
-        catalog.fetch(["deeplabv3", "pose_detection"])
-        return PersonOracle()
-    except ModelError as exc:
-        unavailable("oracle models", exc)
+def oracle(oracle_models: dict[str, Path]) -> PersonOracle:
+    del oracle_models  # fetched: PersonOracle finds them in the data dir
+    return PersonOracle()
 
 
 @pytest.fixture(scope="module")
-def vtest() -> Path:
-    try:
-        return fetch_vtest()
-    except FootageError as exc:
-        unavailable("vtest.avi", exc)
-
-
-@pytest.fixture(scope="module")
-def frames(vtest: Path) -> dict[int, Image]:
-    return {f.index: f.image for f in read_frames(vtest, sorted(EYE_COUNTS))}
+def frames(vtest_path: Path) -> dict[int, Image]:
+    return {f.index: f.image for f in read_frames(vtest_path, sorted(EYE_COUNTS))}
 
 
 @pytest.mark.parametrize("index", sorted(EYE_COUNTS))

@@ -22,25 +22,17 @@ import cv2
 import pytest
 
 from apps.demo.prepare import CAMERA_MODEL, DEFAULT_CONFIG
-from gateway.errors import ModelError
-from gateway.inference.catalog import fetch
-from lab.footage import FootageError, fetch_vtest
-from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS
 from tests.support.mosquitto import free_port
-from tests.support.required import unavailable
 
 REPO = Path(__file__).resolve().parents[3]
 STREAMS = {"demo_cam", "sim_plain", "sim_json", "sim_tasmota", "sim_zigbee2mqtt", "sim_shelly"}
 
 
 @pytest.fixture(scope="module")
-def fixtures() -> None:
-    """The models and footage the demo fetches on first run, fetched here once."""
-    try:
-        fetch([CAMERA_MODEL, *JUDGE_MODELS[DEFAULT_JUDGE]])
-        fetch_vtest()
-    except (ModelError, FootageError) as exc:
-        unavailable("demo models or footage", exc)
+def fixtures(vww_path: Path, judge_models: dict[str, Path], vtest_path: Path) -> None:
+    """The models and footage the demo fetches on first run, fetched before it starts."""
+    assert vww_path.stem == CAMERA_MODEL
+    del judge_models, vtest_path
 
 
 @pytest.fixture

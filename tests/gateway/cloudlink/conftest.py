@@ -15,9 +15,10 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import numpy as np
+import numpy.typing as npt
 import pytest
 
-from lab.samples import load_sample
 from tests.support.mosquitto import free_port
 
 TOKEN = "cloud-test-token"
@@ -90,8 +91,13 @@ class CloudProcess:
 
 
 @pytest.fixture
-def cloud_process(tmp_path: Path) -> Iterator[CloudProcess]:
-    """A cloud process, not started: tests start it when they want the cloud up."""
+def cloud_process(tmp_path: Path, judge_models: dict[str, Path]) -> Iterator[CloudProcess]:
+    """A cloud process, not started: tests start it when they want the cloud up.
+
+    `judge_models` fetched what `cloud serve` loads: the subprocess finds them in the
+    same `$EDGEGW_DATA_DIR`.
+    """
+    del judge_models
     cloud = CloudProcess(free_port(), tmp_path / "cloud-events.db", tmp_path / "cloud.log")
     yield cloud
     cloud.stop()
@@ -104,11 +110,15 @@ def cloud(cloud_process: CloudProcess) -> CloudProcess:
     return cloud_process
 
 
-def crop(name: str) -> bytes:
-    """A sample image (astronaut: person, coffee: no person) as JPEG."""
-    ok, buf = cv2.imencode(".jpg", load_sample(name))
-    assert ok
-    return bytes(buf)
+@pytest.fixture(scope="session")
+def crops(images: dict[str, npt.NDArray[np.uint8]]) -> dict[str, bytes]:
+    """The sample images as JPEG, by name (astronaut.png: a person, coffee.png: none)."""
+    out: dict[str, bytes] = {}
+    for name, pixels in images.items():
+        ok, buf = cv2.imencode(".jpg", pixels)
+        assert ok
+        out[name] = bytes(buf)
+    return out
 
 
 def cloud_section(url: str, tmp_path: Path, **overrides: Any) -> dict[str, Any]:

@@ -20,17 +20,9 @@ from typing import Any
 import pytest
 
 from cloud_bridge.oip import build_hard_case_request
-from gateway.inference import catalog
-from refcloud.judges import JUDGE_MODELS
-from tests.gateway.cloudlink.conftest import REPO, TOKEN, CloudProcess, crop
+from tests.gateway.cloudlink.conftest import REPO, TOKEN, CloudProcess
 from tests.support.bombs import BOMB_BYTES, jpeg_bomb, truncated_jpeg
 from tests.support.mosquitto import free_port
-
-
-@pytest.fixture(scope="module")
-def judge_models() -> None:
-    """The oracle judge's models, fetched before any server needs them."""
-    catalog.fetch(list(JUDGE_MODELS["oracle"]))
 
 
 def serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -99,7 +91,7 @@ def hard_case(jpeg: bytes) -> bytes:
 
 
 def test_the_image_bomb_is_a_4xx_in_no_time_and_the_judge_goes_on(
-    judge_models: None, cloud: CloudProcess
+    judge_models: dict[str, Path], crops: dict[str, bytes], cloud: CloudProcess
 ) -> None:
     assert cloud.proc is not None
     bomb = jpeg_bomb()
@@ -112,24 +104,27 @@ def test_the_image_bomb_is_a_4xx_in_no_time_and_the_judge_goes_on(
     assert status == 422, answer  # unguarded: 200 "person" after 26 s and 6.4 GB
     assert "image refused (too_many_pixels): 30000x30000" in answer["error"]
     assert time.monotonic() - t0 < 5.0
-    status, answer = post_infer(cloud, hard_case(truncated_jpeg(crop("astronaut.png"))))
+    status, answer = post_infer(cloud, hard_case(truncated_jpeg(crops["astronaut.png"])))
     assert status == 422, answer
     assert "image refused (truncated)" in answer["error"]
     assert peak_rss_mb(cloud.proc.pid) - before < 100
-    status, answer = post_infer(cloud, hard_case(crop("astronaut.png")))
+    status, answer = post_infer(cloud, hard_case(crops["astronaut.png"]))
     assert status == 200, answer
     assert answer["outputs"][0]["data"] == ["person"]
 
 
 def test_token_from_the_environment_is_required(
-    judge_models: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    judge_models: dict[str, Path],
+    crops: dict[str, bytes],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("EDGEGW_CLOUD_TOKEN", "env-token-42")
     cloud = CloudProcess(free_port(), tmp_path / "db", tmp_path / "log", token_file=False)
     cloud.start()
     try:
-        assert post_infer(cloud, hard_case(crop("coffee.png")), token=TOKEN)[0] == 401
-        status, answer = post_infer(cloud, hard_case(crop("coffee.png")), token="env-token-42")
+        assert post_infer(cloud, hard_case(crops["coffee.png"]), token=TOKEN)[0] == 401
+        status, answer = post_infer(cloud, hard_case(crops["coffee.png"]), token="env-token-42")
         assert status == 200, answer
     finally:
         cloud.stop()

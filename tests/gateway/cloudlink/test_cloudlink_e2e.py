@@ -14,7 +14,7 @@ from pathlib import Path
 from gateway.events import Priority
 from gateway.plugins import build_gateway
 from tests.conftest import ConfigFactory
-from tests.gateway.cloudlink.conftest import CloudProcess, cloud_section, crop
+from tests.gateway.cloudlink.conftest import CloudProcess, cloud_section
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message, running
 from tests.support.payloads import hard_case_data
@@ -22,7 +22,11 @@ from tests.support.waits import eventually
 
 
 async def test_hard_cases_come_back_as_verdicts(
-    mosquitto: Mosquitto, make_config: ConfigFactory, cloud: CloudProcess, tmp_path: Path
+    mosquitto: Mosquitto,
+    make_config: ConfigFactory,
+    cloud: CloudProcess,
+    tmp_path: Path,
+    crops: dict[str, bytes],
 ) -> None:
     cloud_cfg = cloud_section(cloud.url, tmp_path, drop_kinds=["sensor.alert"])
     cfg = make_config(mosquitto, cloud=cloud_cfg)
@@ -34,8 +38,8 @@ async def test_hard_cases_come_back_as_verdicts(
         events = gateway.events
         assert events is not None
         cases = {
-            "door": (crop("astronaut.png"), "person", 0.62),  # a person: confirmed
-            "yard": (crop("coffee.png"), "person", 0.55),  # no person: rejected
+            "door": (crops["astronaut.png"], "person", 0.62),  # a person: confirmed
+            "yard": (crops["coffee.png"], "person", 0.55),  # no person: rejected
         }
         ids = {}
         for camera, (jpeg, label, score) in cases.items():

@@ -20,7 +20,7 @@ from gateway.plugins import build_gateway
 from refcloud import EventSink, make_app
 from tests.cloud_bridge.oip.conftest import running as serving
 from tests.conftest import ConfigFactory
-from tests.gateway.cloudlink.conftest import TOKEN, cloud_section, crop
+from tests.gateway.cloudlink.conftest import TOKEN, cloud_section
 from tests.gateway.cloudlink.test_cloudlink_outage import metric
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message, running
@@ -125,6 +125,7 @@ async def test_infer_without_a_verdict_is_retried_not_lost(
     make_config: ConfigFactory,
     scripted: tuple[ScriptedCloud, str, EventSink],
     tmp_path: Path,
+    crops: dict[str, bytes],
 ) -> None:
     # The scripted model answers without a `score` output: a protocol error, retried.
     _, url, _ = scripted
@@ -136,7 +137,7 @@ async def test_infer_without_a_verdict_is_retried_not_lost(
         events.emit(
             events.make(
                 source="door", kind="vision.hard_case",
-                data=hard_case_data("person", 0.6), media=crop("coffee.png"),
+                data=hard_case_data("person", 0.6), media=crops["coffee.png"],
             )
         )  # fmt: skip
         await eventually(

@@ -14,7 +14,7 @@ from gateway.events import Priority
 from gateway.plugins import build_gateway
 from gateway.runtime import Gateway
 from tests.conftest import ConfigFactory
-from tests.gateway.cloudlink.conftest import CloudProcess, cloud_section, crop
+from tests.gateway.cloudlink.conftest import CloudProcess, cloud_section
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import running
 from tests.support.payloads import hard_case_data
@@ -33,6 +33,7 @@ async def test_down_at_start_then_back_delivers_all_by_priority(
     make_config: ConfigFactory,
     cloud_process: CloudProcess,
     tmp_path: Path,
+    crops: dict[str, bytes],
 ) -> None:
     section = cloud_section(cloud_process.url, tmp_path, batch_max_events=4)
     gateway = build_gateway(make_config(mosquitto, cloud=section))
@@ -47,7 +48,7 @@ async def test_down_at_start_then_back_delivers_all_by_priority(
             sent.append(event)
         hard = events.make(
             source="door", kind="vision.hard_case", priority=Priority.HIGH,
-            data=hard_case_data("person", 0.7), media=crop("astronaut.png"),
+            data=hard_case_data("person", 0.7), media=crops["astronaut.png"],
         )  # fmt: skip
         events.emit(hard)
         # A long stretch: the breaker opens, probes fail, it opens again (longer).

@@ -25,8 +25,6 @@ from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box
 from gateway.inference.interpreter import TFLiteModel
 from gateway.inference.outputs.base import Detection
-from lab.footage import FootageError, fetch_footage
-from tests.support.required import unavailable
 
 FIXTURE = Path(__file__).with_name("fixtures") / "person_ssdlite_tf_boxes.json"
 NAME = "person_ssdlite"
@@ -65,12 +63,11 @@ def fixture_doc() -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def fixture_images(fixture_doc: dict[str, Any]) -> list[FixtureImage]:
+def fixture_images(
+    fixture_doc: dict[str, Any], footage_paths: dict[str, Path]
+) -> list[FixtureImage]:
     """Rebuild each fixture image (vtest.avi frame, crop, messi5.jpg) from the footage."""
-    try:
-        footage = fetch_footage()
-    except FootageError as exc:
-        unavailable("vtest.avi / messi5.jpg", exc)
+    footage = footage_paths
     wanted = {e["frame"] for e in fixture_doc["images"] if e["frame"] is not None}
     frames: dict[int, Image] = {}
     capture = cv2.VideoCapture(str(footage["vtest.avi"]))

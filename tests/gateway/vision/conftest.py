@@ -1,4 +1,4 @@
-"""Fixtures for the motion and tracker tests: real footage, fetched once and cached."""
+"""Fixtures for the motion and tracker tests: frames of vtest.avi (`vtest_path`: tests/conftest)."""
 
 from __future__ import annotations
 
@@ -9,19 +9,7 @@ import cv2
 import pytest
 from cv2.typing import MatLike
 
-from lab.footage import FootageError, fetch_vtest
-from tests.support.required import unavailable
-
 Frame = MatLike
-
-
-@pytest.fixture(scope="session")
-def vtest_path() -> Path:
-    """Return vtest.avi, fetched from Debian's opencv-doc into the edgegw cache once."""
-    try:
-        return fetch_vtest()
-    except FootageError as exc:
-        unavailable("vtest.avi", exc)
 
 
 def read_frames(path: Path, count: int) -> Iterator[Frame]:

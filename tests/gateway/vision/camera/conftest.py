@@ -9,26 +9,15 @@ import numpy as np
 import pytest
 
 from devices.cameras import encode_jpeg
-from gateway.inference import catalog
-from lab.footage import FootageError, fetch_vtest
+from tests.support.assets import VWW
 
-VWW = "visual_wake_words"
-
-
-@pytest.fixture(scope="session")
-def vww_path() -> Path:
-    """Return the visual wake words model, fetched once into the edgegw cache."""
-    return catalog.fetch([VWW])[VWW]
+__all__ = ["VWW", "jpeg_of", "vtest_jpegs"]
 
 
 @pytest.fixture(scope="session")
-def vtest_jpegs() -> list[bytes]:
+def vtest_jpegs(vtest_path: Path) -> list[bytes]:
     """Return vtest.avi's first 80 frames as JPEG (quality 80), as a camera sends them."""
-    try:
-        path = fetch_vtest()
-    except FootageError as exc:
-        pytest.skip(f"vtest.avi unavailable: {exc}")
-    cap = cv2.VideoCapture(str(path))
+    cap = cv2.VideoCapture(str(vtest_path))
     out: list[bytes] = []
     try:
         while len(out) < 80:
