@@ -161,9 +161,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--min-score", type=float, default=0.5, help="hybrid: tracker/model min score")
     p.add_argument("--no-split", action="store_true", help="hybrid: motion without `split_wide`")
-    p.add_argument("--stitch", type=float, default=0.0, help="hybrid: tracker stitch_s (0: off)")
     p.add_argument(
-        "--stitch-distance", type=float, default=1.0, help="hybrid: tracker stitch_distance"
+        "--lost",
+        type=float,
+        default=SHIPPED.lost_s,
+        help=f"hybrid: tracker lost_s (default {SHIPPED.lost_s})",
     )
     p.add_argument(
         "--lenient-tracker", action="store_true", help="hybrid: the oracle's tracker settings"
@@ -206,8 +208,7 @@ def main(argv: list[str] | None = None) -> int:
         args.motion,
         args.min_score,
         not args.no_split,
-        args.stitch,
-        args.stitch_distance,
+        args.lost,
         args.lenient_tracker,
     )
     edge_only = run_edge(clip, indices, src_fps, SHIPPED)
@@ -274,8 +275,7 @@ def main(argv: list[str] | None = None) -> int:
             "motion": args.motion,
             "min_score": args.min_score,
             "split_wide": not args.no_split,
-            "stitch_s": args.stitch,
-            "stitch_distance": args.stitch_distance,
+            "lost_s": args.lost,
             "lenient_tracker": args.lenient_tracker,
         },
         "runtime_s": round(elapsed, 1),

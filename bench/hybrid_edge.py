@@ -55,9 +55,8 @@ class EdgeSettings:
     """Tracker `min_score` and the model's `score_threshold` (shipped: 0.5)."""
     split_wide: bool = True
     """Motion's `split_wide`: cut wide blobs (people side by side) into one box each."""
-    stitch_s: float = 0.0
-    """Tracker `stitch_s`: a lost track can be continued this long after its last match."""
-    stitch_distance: float = 1.0
+    lost_s: float = TrackerConfig.model_fields["lost_s"].default
+    """Tracker `lost_s`: an unseen track can be continued this long after its last match."""
     lenient_tracker: bool = False
     """Tracker settings as the oracle's: IoU 0.2, centre matching, 10 misses (config only)."""
 
@@ -87,8 +86,7 @@ def _tracker(settings: EdgeSettings) -> TrackerConfig:
             min_score=settings.min_score,
             min_hits=3,
             max_misses=5,
-            stitch_s=settings.stitch_s,
-            stitch_distance=settings.stitch_distance,
+            lost_s=settings.lost_s,
         )
     lenient = ORACLE_TRACKER.model_dump(exclude={"labels", "min_score", "min_hits"})
     return TrackerConfig(labels=[PERSON], min_score=settings.min_score, min_hits=3, **lenient)

@@ -24,7 +24,7 @@ from gateway.inference import archive
 from gateway.inference.catalog import default_data_dir
 from gateway.inference.geometry import Box
 from gateway.inference.outputs import Detection
-from gateway.vision.tracker import IoUTracker, TrackerConfig
+from gateway.vision.tracker import ObjectTracker, TrackerConfig
 from lab.evaluation import TrackPath, TrackRecorder
 from refcloud.oracle import PERSON, OracleConfig, PersonOracle, model_digest
 
@@ -154,7 +154,7 @@ def oracle_tracks(
 ) -> list[TrackPath]:
     """Track the oracle's people; drop tracks shorter than `min_frames` and scenery."""
     still = static if static is not None else StaticFilter()
-    iou = IoUTracker(tracker)
+    iou = ObjectTracker(tracker)
     recorder = TrackRecorder()
     for index in sorted(detections):
         update = iou.update(detections[index], index / fps, index)

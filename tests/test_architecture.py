@@ -13,6 +13,8 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("devices", "cloud_bridge", "gateway", "refcloud", "lab", "apps", "edgegw", "bench")
 
@@ -146,6 +148,7 @@ def _import_alone(name: str) -> tuple[str, int, str]:
     return name, proc.returncode, proc.stderr.strip().splitlines()[-1:][0] if proc.stderr else ""
 
 
+@pytest.mark.timeout(900)  # ~130 interpreters; about a minute on 2 idle cores
 def test_every_module_imports_alone_in_a_fresh_interpreter() -> None:
     """An import cycle shows up as a module that cannot be imported first."""
     names = [n for n, _ in modules() if not n.endswith("__main__")]

@@ -1,4 +1,4 @@
-"""The `homeassistant:` section: MQTT discovery of the gateway and its sensors."""
+"""The `homeassistant:` section: MQTT discovery of the gateway, its sensors and cameras."""
 
 from __future__ import annotations
 
@@ -12,8 +12,9 @@ class HomeAssistantSection(Section):
 
     discovery: bool = Field(
         True,
-        description="Announce the gateway, each configured sensor metric and each rule to "
-        "Home Assistant; remove entities of sensors no longer configured.",
+        description="Announce the gateway, each configured sensor metric and each rule, and "
+        "each camera's snapshot and per-label occupancy and count to Home Assistant; remove "
+        "entities no longer configured.",
     )
     discovery_prefix: str = Field(
         "homeassistant",

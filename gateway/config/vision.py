@@ -63,7 +63,15 @@ class CameraEventsConfig(Section):
         10.0,
         ge=0.0,
         le=3600.0,
-        description="Least seconds between `update` events of one track (0: no updates).",
+        description="Least seconds between a track's `update` events (and after its `start`); "
+        "an update is sent only when its label, zones or best score changed (0: no updates).",
+    )
+    update_score_step: float = Field(
+        0.05,
+        gt=0.0,
+        le=1.0,
+        description="Rise of a track's best score, since its last event, that is worth an "
+        "`update`.",
     )
     snapshot: bool = Field(
         True, description="Publish a retained JPEG of a track's best frame on `.../snapshot`."
@@ -206,3 +214,23 @@ class ModelConfig(Section):
     def model_file(self) -> str | Path:
         """Return the store name or the file path, as `models.resolve` takes it."""
         return self.path if self.path is not None else str(self.name)
+
+
+def tracked_labels(camera: CameraConfig, model: ModelConfig | None) -> tuple[str, ...]:
+    """The labels a camera reports, as far as the config tells (for counts and HA entities).
+
+    `tracker.labels` when given; `motion` for a camera without a model; else the model's
+    labels when the config or the model store lists them (not read from a labels file);
+    else none known until seen.
+    """
+    if camera.tracker.labels:
+        return tuple(dict.fromkeys(camera.tracker.labels))
+    if model is None:
+        return ("motion",)
+    if isinstance(model.labels, list):
+        return tuple(dict.fromkeys(model.labels))
+    if model.labels is None and model.name is not None:
+        from gateway.inference.catalog import CATALOGUE
+
+        return CATALOGUE[model.name].labels
+    return ()

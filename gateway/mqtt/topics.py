@@ -64,6 +64,18 @@ class Topics:
         """JPEG of a camera's latest detection (retained)."""
         return f"{self.prefix}/cameras/{camera}/snapshot"
 
+    def camera_count(self, camera: str, label: str) -> str:
+        """Number of a camera's live tracks of `label` (retained)."""
+        return f"{self.prefix}/cameras/{camera}/{label}"
+
+    def camera_occupancy(self, camera: str, label: str) -> str:
+        """`ON` while a camera has a live track of `label`, else `OFF` (retained)."""
+        return f"{self.prefix}/cameras/{camera}/{label}/occupancy"
+
+    def camera_hard_case(self, camera: str) -> str:
+        """JPEG crops of a camera's hard cases (not retained)."""
+        return f"{self.prefix}/cameras/{camera}/hard_case"
+
     def command(self, name: str) -> str:
         """Commands to the gateway."""
         return f"{self.prefix}/cmd/{name}"

@@ -23,7 +23,7 @@ from gateway.inference.geometry import Box, merge_overlapping, square_region
 from gateway.inference.outputs import ClassifierDecoder, Detection, nms
 from gateway.vision.groups import crop_box
 from gateway.vision.motion import MotionConfig, MotionDetector, MotionResult
-from gateway.vision.tracker import IoUTracker, Track, TrackerConfig, TrackUpdate
+from gateway.vision.tracker import ObjectTracker, Track, TrackerConfig, TrackUpdate
 
 __all__ = ["AnalyzerSettings", "FrameAnalyzer", "FrameOutcome", "TrackReport"]
 
@@ -95,7 +95,7 @@ class FrameAnalyzer:
             classifier = isinstance(detector.decoder, ClassifierDecoder)
             self.mode = "classifier" if classifier else "detector"
         self.motion = MotionDetector(settings.motion)
-        self.tracker = IoUTracker(settings.tracker)
+        self.tracker = ObjectTracker(settings.tracker)
         self._wanted = frozenset(settings.tracker.labels)
         self._best: dict[int, _BestShot] = {}
         self._index = -1
@@ -112,7 +112,7 @@ class FrameAnalyzer:
         self._size = (width, height)
         motion = self.motion.detect(image)
         started = time.perf_counter()
-        detections, calls = self._detect(image, motion)
+        detections, calls = self._detect(image, motion, received_at)
         inference_ms = (time.perf_counter() - started) * 1000.0 if calls else 0.0
         update = self.tracker.update(detections, received_at, self._index)
         self._remember(image, update)
@@ -143,12 +143,12 @@ class FrameAnalyzer:
 
     # ---- the model -----------------------------------------------------------------
 
-    def _detect(self, image: Image, motion: MotionResult) -> tuple[list[Detection], int]:
+    def _detect(self, image: Image, motion: MotionResult, ts: float) -> tuple[list[Detection], int]:
         if self.mode == "motion" or self.detector is None:
             return [Detection("motion", 1.0, b) for b in motion.boxes], 0
         if self.mode == "classifier":
             return self._classify_blobs(self.detector, image, motion.boxes)
-        return self._detect_regions(self.detector, image, motion.regions)
+        return self._detect_regions(self.detector, image, motion.regions, ts)
 
     def _classify_blobs(
         self, detector: Detector, image: Image, blobs: tuple[Box, ...]
@@ -175,15 +175,16 @@ class FrameAnalyzer:
         return out, calls
 
     def _detect_regions(
-        self, detector: Detector, image: Image, regions: tuple[Box, ...]
+        self, detector: Detector, image: Image, regions: tuple[Box, ...], ts: float
     ) -> tuple[list[Detection], int]:
         height, width = image.shape[:2]
         cfg = self.settings.motion
         if cfg.enabled and regions:
-            # Also look around live tracks, so a slow object is not lost between blobs.
+            # Also look where live tracks are expected now, so a slow object is not lost
+            # between blobs and an unseen one is looked for where it should reappear.
             around = [
-                square_region(t.box.expand(cfg.region_margin), cfg.region_min_size, width, height)
-                for t in self.tracker.tracks
+                square_region(box.expand(cfg.region_margin), cfg.region_min_size, width, height)
+                for box in self.tracker.expected_boxes(ts)
             ]
             regions = tuple(
                 merge_overlapping(

@@ -14,7 +14,7 @@ import time
 
 from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
 from gateway.backoff import Backoff
-from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.errors import ModelError
 from gateway.inference.catalog import CATALOGUE, ModelSpec, resolve
 from gateway.inference.detector import Detector
@@ -86,7 +86,12 @@ class CameraComponent:
         self.model = model
         self.stats = CameraStats(ctx.stats, camera.id)
         self.publisher = CameraPublisher(
-            camera=camera, events=ctx.events, bus=ctx.bus, topics=ctx.topics, stats=self.stats
+            camera=camera,
+            events=ctx.events,
+            bus=ctx.bus,
+            topics=ctx.topics,
+            stats=self.stats,
+            labels=tracked_labels(camera, model),
         )
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
         self._worker: CameraWorker | None = None

@@ -1,4 +1,7 @@
-"""Per-person boxes at the edge: wide blobs split, lost tracks stitched, groups escalated."""
+"""Per-person boxes at the edge: wide blobs split, groups escalated.
+
+Lost tracks (formerly "stitching") are the tracker's `lost_s`: see test_motion_tracker.py.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from gateway.inference.geometry import Box
 from gateway.vision.blobsplit import ColumnSpan, split_columns, split_mask_box
 from gateway.vision.cascade import Band, Decision
 from gateway.vision.motion import MotionConfig, MotionDetector
-from gateway.vision.tracker import IoUTracker, Track, TrackerConfig, TrackState
+from gateway.vision.tracker import Track, TrackState
 
 FPS = 10.0
 
@@ -78,59 +81,6 @@ def test_motion_splits_a_two_person_blob_only_when_enabled() -> None:
     assert len(parts) == 2
     assert all(p.width < 0.7 * whole[0].width for p in parts)
     assert parts[0].x2 <= parts[1].x1 + 1
-
-
-def walk(tracker: IoUTracker, frames: list[list[Det]]) -> tuple[list[Track], list[Track]]:
-    started: list[Track] = []
-    ended: list[Track] = []
-    for i, dets in enumerate(frames):
-        update = tracker.update(dets, ts=i / FPS)
-        started += update.started
-        ended += update.ended
-    ended += tracker.flush(len(frames) / FPS).ended
-    return started, ended
-
-
-def person(x: float, h: float = 80) -> Det:
-    return Det("person", 0.9, Box(x, 100, x + 40, 100 + h))
-
-
-def gap_walk(gap: int, jump: float, h: float = 80) -> list[list[Det]]:
-    """A person walking right, unseen for `gap` frames, reappearing `jump` px further."""
-    frames = [[person(100 + 4 * i)] for i in range(10)]
-    frames += [[] for _ in range(gap)]
-    frames += [[person(136 + jump + 4 * i, h)] for i in range(10)]
-    return frames
-
-
-def test_stitching_continues_a_lost_track_nearby() -> None:
-    plain = TrackerConfig(min_hits=3, max_misses=5)
-    started, ended = walk(IoUTracker(plain), gap_walk(gap=8, jump=20))
-    assert len(started) == len(ended) == 2  # a fragment without stitching
-    stitching = plain.model_copy(update={"stitch_s": 1.5, "stitch_distance": 1.0})
-    started, ended = walk(IoUTracker(stitching), gap_walk(gap=8, jump=20))
-    assert len(started) == len(ended) == 1
-    assert ended[0].hits == 20
-    assert ended[0].state is TrackState.ENDED
-
-
-def test_stitching_refuses_far_late_or_other_sized_detections() -> None:
-    cfg = TrackerConfig(min_hits=3, max_misses=5, stitch_s=1.5, stitch_distance=1.0)
-    assert len(walk(IoUTracker(cfg), gap_walk(gap=8, jump=200))[0]) == 2  # too far
-    assert len(walk(IoUTracker(cfg), gap_walk(gap=20, jump=20))[0]) == 2  # window closed
-    assert len(walk(IoUTracker(cfg), gap_walk(gap=8, jump=20, h=200))[0]) == 2  # a group
-
-
-def test_lost_tracks_are_not_reported_active() -> None:
-    cfg = TrackerConfig(min_hits=3, max_misses=2, stitch_s=5.0)
-    tracker = IoUTracker(cfg)
-    for i in range(5):
-        tracker.update([person(100 + 4 * i)], ts=i / FPS)
-    for i in range(5, 9):
-        update = tracker.update([], ts=i / FPS)
-    assert update.active == []
-    assert update.ended == []
-    assert len(tracker.tracks) == 1  # still stitchable
 
 
 def track_with(box: Box, score: float) -> Track:

@@ -51,6 +51,7 @@ async def test_vtest_frames_over_mqtt_give_detections_and_a_retained_snapshot(
     # A band up to 1.0 makes nearly every person track a hard case; short tracks end soon.
     camera = person_camera("walk", "cam/walk/jpeg", escalation={"low": 0.5, "high": 1.0})
     camera["tracker"]["max_misses"] = 2
+    camera["tracker"]["lost_s"] = 0.0  # no waiting for a lost track to come back
     cfg = make_config(mosquitto, cameras=[camera], models=[PERSON_MODEL])
     prefix = cfg.topic_prefix
     async with running(build_gateway(cfg)) as gw, client(mosquitto) as c:
