@@ -17,6 +17,7 @@ from pydantic import Field, model_validator
 from gateway.config.backoff import BackoffConfig
 from gateway.config.base import Section
 from gateway.config.motion import MotionConfig
+from gateway.config.objects import ObjectsConfig
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
 from gateway.config.topics import filter_problem
@@ -141,6 +142,10 @@ class CameraConfig(Section):
     )
     motion: MotionConfig = Field(
         default_factory=MotionConfig, description="Motion gating (`enabled: false`: whole frames)."
+    )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig,
+        description="Whole-frame look for still objects and per-label detection filters.",
     )
     tracker: TrackerConfig = Field(
         default_factory=TrackerConfig, description="Tracker, zones and detection filters."

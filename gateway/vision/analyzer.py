@@ -99,6 +99,10 @@ class FrameAnalyzer:
         self._best: dict[int, _BestShot] = {}
         self._index = -1
         self._size: tuple[int, int] | None = None
+        self._last_full_frame: float | None = None
+        self._looked: tuple[Box, ...] | None = None
+        """Where the detector ran on this frame (None: the whole frame, or not a detector)."""
+        self.full_frame_passes = 0
 
     def process(self, image: Image, received_at: float) -> FrameOutcome:
         """Run one frame through motion, the model and the tracker."""
@@ -111,9 +115,10 @@ class FrameAnalyzer:
         self._size = (width, height)
         motion = self.motion.detect(image)
         started = time.perf_counter()
+        self._looked = None
         detections, calls = self._detect(image, motion, received_at)
         inference_ms = (time.perf_counter() - started) * 1000.0 if calls else 0.0
-        update = self.tracker.update(detections, received_at, self._index)
+        update = self.tracker.update(detections, received_at, self._index, looked=self._looked)
         self._remember(image, update)
         ended = [*(flushed.ended if flushed else []), *update.ended]
         return FrameOutcome(
@@ -168,9 +173,10 @@ class FrameAnalyzer:
             # The best *wanted* class (person), not the top-1 (which may be "non_person").
             best = max(wanted, key=lambda i: probs[i]) if wanted else int(np.argmax(probs))
             score = float(probs[best])
-            if score >= self._score_threshold:
-                name = labels[best] if best < len(labels) else str(best)
-                out.append(Detection(name, score, blob))
+            name = labels[best] if best < len(labels) else str(best)
+            found = Detection(name, score, blob)
+            if score >= self._score_threshold and self._keeps(found):
+                out.append(found)
         return out, calls
 
     def _detect_regions(
@@ -178,7 +184,11 @@ class FrameAnalyzer:
     ) -> tuple[list[Detection], int]:
         height, width = image.shape[:2]
         cfg = self.camera.motion
-        if cfg.enabled and regions:
+        full = self._full_frame_due(ts, width, height)
+        if full is not None:
+            # Still objects make no motion: a periodic whole-frame look keeps them tracked.
+            regions = (*regions, full)
+        elif cfg.enabled and regions:
             # Also look where live tracks are expected now, so a slow object is not lost
             # between blobs and an unseen one is looked for where it should reappear.
             around = [
@@ -194,6 +204,8 @@ class FrameAnalyzer:
                     height,
                 )
             )
+        if cfg.enabled:
+            self._looked = regions
         found: list[Detection] = []
         calls = 0
         for region in regions:
@@ -202,7 +214,7 @@ class FrameAnalyzer:
                 continue
             calls += 1
             for det in detector.detect(crop):
-                if det.score >= self._score_threshold:
+                if det.score >= self._score_threshold and self._keeps(det):
                     b = det.box
                     box = Box(
                         b.x1 + region.x1, b.y1 + region.y1, b.x2 + region.x1, b.y2 + region.y1
@@ -211,6 +223,21 @@ class FrameAnalyzer:
         if len(regions) > 1 and len(found) > 1:
             found = _dedupe(found)
         return found, calls
+
+    def _full_frame_due(self, ts: float, width: int, height: int) -> Box | None:
+        interval = self.camera.objects.full_frame_interval_s
+        if not self.camera.motion.enabled or interval <= 0:
+            return None
+        last = self._last_full_frame
+        if last is not None and 0 <= ts - last < interval:
+            return None
+        self._last_full_frame = ts
+        self.full_frame_passes += 1
+        return Box(0.0, 0.0, float(width), float(height))
+
+    def _keeps(self, det: Detection) -> bool:
+        rule = self.camera.objects.filters.get(det.label)
+        return rule is None or rule.keeps(det.score, det.box.width, det.box.height)
 
     # ---- best shots ----------------------------------------------------------------
 

@@ -174,9 +174,21 @@ class ObjectTracker:
         )
 
     def update(
-        self, detections: Sequence[DetectionLike], ts: float, frame_index: int | None = None
+        self,
+        detections: Sequence[DetectionLike],
+        ts: float,
+        frame_index: int | None = None,
+        *,
+        looked: Sequence[Box] | None = None,
     ) -> TrackUpdate:
-        """Match this frame's detections at time `ts` (seconds) and return what changed."""
+        """Match this frame's detections at time `ts` (seconds) and return what changed.
+
+        `looked` is where the detector ran on this frame (None: the whole frame). A track
+        whose predicted centre lies outside every such region was not looked for, so it is
+        neither missed nor dropped this frame: with motion gating, a person standing still
+        is only seen by the periodic whole-frame pass, and must survive until the next one.
+        It still ends `max_age_s` after it was last seen.
+        """
         cfg = self.config
         self._frame_index = self._frame_index + 1 if frame_index is None else frame_index
         ts = self._clock(ts)
@@ -209,18 +221,7 @@ class ObjectTracker:
             matched.add(live.track.id)
             if live.track.state is TrackState.ACTIVE:
                 (updated if was_active else started).append(live.track)
-        for track_id, live in list(self._live.items()):
-            if track_id in matched:
-                continue
-            if live.track.state is TrackState.TENTATIVE:
-                del self._live[track_id]  # must be matched on every frame until it starts
-                continue
-            if live.track.misses == 0:
-                live.kalman.hold_size()
-            live.track = replace(live.track, misses=live.track.misses + 1)
-            if self._expired(live.track, ts):
-                del self._live[track_id]
-                ended.append(replace(live.track, state=TrackState.ENDED))
+        ended += self._age_unmatched(matched, ts, looked)
         for i in high:
             if i not in used:
                 live = self._new(dets[i], ts)
@@ -298,6 +299,39 @@ class ObjectTracker:
             return self._last_ts
         self._last_ts = ts
         return ts
+
+    def _age_unmatched(
+        self, matched: set[int], ts: float, looked: Sequence[Box] | None
+    ) -> list[Track]:
+        """Count a miss on every live track not matched this frame; return those that end."""
+        cfg = self.config
+        ended: list[Track] = []
+        for track_id, live in list(self._live.items()):
+            if track_id in matched:
+                continue
+            if not self._looked_for(live, looked):
+                if ts - live.track.last_seen > cfg.max_age_s:
+                    del self._live[track_id]
+                    if live.track.state is TrackState.ACTIVE:
+                        ended.append(replace(live.track, state=TrackState.ENDED))
+                continue
+            if live.track.state is TrackState.TENTATIVE:
+                del self._live[track_id]  # must be matched on every frame until it starts
+                continue
+            if live.track.misses == 0:
+                live.kalman.hold_size()
+            live.track = replace(live.track, misses=live.track.misses + 1)
+            if self._expired(live.track, ts):
+                del self._live[track_id]
+                ended.append(replace(live.track, state=TrackState.ENDED))
+        return ended
+
+    @staticmethod
+    def _looked_for(live: _Live, looked: Sequence[Box] | None) -> bool:
+        if looked is None:
+            return True
+        c = live.kalman.box.center
+        return any(r.x1 <= c.x <= r.x2 and r.y1 <= c.y <= r.y2 for r in looked)
 
     def _active(self) -> list[Track]:
         limit = self.config.max_misses
