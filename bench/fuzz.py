@@ -419,6 +419,14 @@ def run_config_bombs(workdir: Path, tally: Tally) -> dict[str, dict[str, Any]]:
     return results
 
 
+def own_peak_rss_mb() -> float:
+    """This process's own peak RSS (VmHWM): ru_maxrss would include a forking parent's."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; print the JSON line last."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -440,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
             stall = asyncio.run(fuzz_gateway(args, broker, tally))
         finally:
             broker.stop()
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        peak = own_peak_rss_mb()
         configs = {} if args.no_config_bombs else run_config_bombs(Path(tmp), tally)
     details = {
         "outcomes": dict(sorted(tally.outcomes.items())),

@@ -101,7 +101,7 @@ async def test_silent_device_goes_offline_and_comes_back(
         assert offline["kind"] == "device.offline"
         assert offline["priority"] == 2
         assert offline["data"]["sensor"] == "room"
-        assert offline["data"]["silent_s"] > 0.3
+        assert offline["data"]["silent_s"] >= 0.3  # silent past 0.3 s, reported rounded
         await c.publish(topic, b'{"t": 2}', qos=1)
         _, online = await next_json(c)
         assert online["kind"] == "device.online"
