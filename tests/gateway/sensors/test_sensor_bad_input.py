@@ -152,7 +152,8 @@ async def test_flood_of_malformed_messages(
                 alerts += kind == "sensor.alert"
                 clears += kind == "sensor.clear"
             assert count == len(good_values)
-            assert summed == pytest.approx(sum(good_values))
+            # Each summary rounds its mean; a lost or doubled reading would move this by >= 20.
+            assert summed == pytest.approx(sum(good_values), abs=0.05)
             assert (alerts, clears) == (1, 1)
             snap = gw.stats.snapshot()
             errors = snap["sensor_decode_errors_total"]
