@@ -3,16 +3,28 @@
 #   docker run -v $PWD/gateway.yaml:/config/gateway.yaml:ro -v edgegw-data:/data edgegw
 # Every dependency ships wheels for both architectures (ai-edge-litert, numpy,
 # opencv-python-headless, aiohttp, pydantic-core); nothing is compiled here.
-FROM python:3.11-slim-bookworm AS build
+# Only linux/amd64 is built and run by this repository (scripts/image-check.sh, buildah on
+# an x86_64 machine with no emulator): the linux/arm64 image has not been built here.
+#
+# BASE_IMAGE: any Debian bookworm with Python 3.11, `python3` and the venv module.
+# scripts/image-check.sh passes a base it makes with mmdebstrap, as no image registry is
+# reachable where it runs; users keep the official image.
+ARG BASE_IMAGE=python:3.11-slim-bookworm
+
+FROM ${BASE_IMAGE} AS build
 WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY gateway ./gateway
 COPY devices ./devices
 COPY cloud_bridge ./cloud_bridge
-RUN python -m venv /opt/edgegw \
+COPY edgegw ./edgegw
+COPY refcloud ./refcloud
+COPY lab ./lab
+COPY apps ./apps
+RUN python3 -m venv /opt/edgegw \
  && /opt/edgegw/bin/pip install --no-cache-dir --disable-pip-version-check .
 
-FROM python:3.11-slim-bookworm
+FROM ${BASE_IMAGE}
 # libgomp1: OpenMP runtime some LiteRT/OpenCV builds link against on arm64.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends libgomp1 \

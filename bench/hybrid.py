@@ -3,7 +3,7 @@
     python -m bench.hybrid [--clip PATH] [--frames N] [--fps 10] [--quality 80]
 
 - All-cloud: every frame at `--fps` as a JPEG at `--quality` is what an all-cloud design
-  uploads; the cloud model on every frame is the oracle (`gateway.vision.oracle`), so
+  uploads; the cloud model on every frame is the oracle (`refcloud.oracle`), so
   its accuracy is 1 by definition.
 - Edge only: the camera pipeline (`FrameAnalyzer`: motion, the edge model on blobs, the
   tracker) with the shipped config; every track not dropped by the band is reported.
@@ -17,7 +17,7 @@
   Uplink: the JPEG crops plus one compact JSON event per reported track.
 
 The edge runs once; the band is swept afterwards (each track's verdict is asked once).
-Accuracy follows `gateway.vision.evaluation`. The last stdout line is the JSON summary.
+Accuracy follows `lab.evaluation`. The last stdout line is the JSON summary.
 """
 
 from __future__ import annotations
@@ -35,20 +35,20 @@ import cv2
 from bench.hybrid_edge import SHIPPED, EdgeRun, EdgeSettings, EndedTrack, kept_by_edge, run_edge
 from bench.hybrid_report import BandRow, ModeRow, draw_band_plot, mode_row, print_table
 from cloud_bridge.oip import OipClient, build_hard_case_request
-from cloud_bridge.server import EventSink, serve
 from cloud_bridge.uplink.hard_cases import HardCase, Outcome, Verdict, verdict_from_response
 from devices.cameras import encode_jpeg
-from gateway.vision.evaluation import TrackPath
-from gateway.vision.footage import fetch_vtest
+from gateway.vision.cascade import Band, Decision
 from gateway.vision.groups import place_people
-from gateway.vision.hardcase import Band, Decision
-from gateway.vision.oracle import PersonOracle
-from gateway.vision.oracle_judge import OracleJudge
-from gateway.vision.oracle_store import (
+from lab.evaluation import TrackPath
+from lab.footage import fetch_vtest
+from lab.oracle_store import (
     oracle_detections,
     oracle_tracks,
     read_frames,
 )
+from refcloud import EventSink, serve
+from refcloud.oracle import PersonOracle
+from refcloud.oracle_judge import OracleJudge
 
 SHIPPED_BAND = Band(0.5, 0.99)  # configs/gateway.example.yaml (escalation defaults)
 GROUP_ASPECT = 0.6  # swept: group-shaped settled tracks escalate too
@@ -68,7 +68,12 @@ async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int
     with EventSink(":memory:") as sink:
         server = asyncio.create_task(
             serve(
-                "127.0.0.1", 0, models={judge.name: judge}, sink=sink, on_started=port.set_result
+                "127.0.0.1",
+                0,
+                models={judge.name: judge},
+                sink=sink,
+                no_auth=True,  # loopback, this process only
+                on_started=port.set_result,
             ),
             name="cloud-server",
         )
@@ -161,9 +166,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     p.add_argument("--min-score", type=float, default=0.5, help="hybrid: tracker/model min score")
     p.add_argument("--no-split", action="store_true", help="hybrid: motion without `split_wide`")
-    p.add_argument("--stitch", type=float, default=0.0, help="hybrid: tracker stitch_s (0: off)")
     p.add_argument(
-        "--stitch-distance", type=float, default=1.0, help="hybrid: tracker stitch_distance"
+        "--lost",
+        type=float,
+        default=SHIPPED.lost_s,
+        help=f"hybrid: tracker lost_s (default {SHIPPED.lost_s})",
     )
     p.add_argument(
         "--lenient-tracker", action="store_true", help="hybrid: the oracle's tracker settings"
@@ -206,8 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         args.motion,
         args.min_score,
         not args.no_split,
-        args.stitch,
-        args.stitch_distance,
+        args.lost,
         args.lenient_tracker,
     )
     edge_only = run_edge(clip, indices, src_fps, SHIPPED)
@@ -274,8 +280,7 @@ def main(argv: list[str] | None = None) -> int:
             "motion": args.motion,
             "min_score": args.min_score,
             "split_wide": not args.no_split,
-            "stitch_s": args.stitch,
-            "stitch_distance": args.stitch_distance,
+            "lost_s": args.lost,
             "lenient_tracker": args.lenient_tracker,
         },
         "runtime_s": round(elapsed, 1),

@@ -6,22 +6,23 @@ it, from a camera and a model config) frame by frame and records each track's bo
 
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
 from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.events import Event, Kind
+from gateway.inference.geometry import Box
 from gateway.vision.analyzer import FrameAnalyzer
-from gateway.vision.component import analyzer_settings, build_detector
-from gateway.vision.evaluation import TrackPath, TrackRecorder
-from gateway.vision.geometry import Box
-from gateway.vision.hardcase import Band, Decision
+from gateway.vision.cascade import Band, Decision
+from gateway.vision.component import build_detector
 from gateway.vision.motion import MotionConfig
-from gateway.vision.oracle import PERSON
-from gateway.vision.oracle_store import ORACLE_TRACKER, read_frames
+from gateway.vision.publisher import detection_data
 from gateway.vision.tracker import Track, TrackerConfig
+from lab.evaluation import TrackPath, TrackRecorder
+from lab.oracle_store import ORACLE_TRACKER, read_frames
+from refcloud.oracle import PERSON
 
 __all__ = ["SHIPPED", "EdgeRun", "EdgeSettings", "EndedTrack", "kept_by_edge", "run_edge"]
 
@@ -55,9 +56,8 @@ class EdgeSettings:
     """Tracker `min_score` and the model's `score_threshold` (shipped: 0.5)."""
     split_wide: bool = True
     """Motion's `split_wide`: cut wide blobs (people side by side) into one box each."""
-    stitch_s: float = 0.0
-    """Tracker `stitch_s`: a lost track can be continued this long after its last match."""
-    stitch_distance: float = 1.0
+    lost_s: float = TrackerConfig.model_fields["lost_s"].default
+    """Tracker `lost_s`: an unseen track can be continued this long after its last match."""
     lenient_tracker: bool = False
     """Tracker settings as the oracle's: IoU 0.2, centre matching, 10 misses (config only)."""
 
@@ -87,8 +87,7 @@ def _tracker(settings: EdgeSettings) -> TrackerConfig:
             min_score=settings.min_score,
             min_hits=3,
             max_misses=5,
-            stitch_s=settings.stitch_s,
-            stitch_distance=settings.stitch_distance,
+            lost_s=settings.lost_s,
         )
     lenient = ORACLE_TRACKER.model_dump(exclude={"labels", "min_score", "min_hits"})
     return TrackerConfig(labels=[PERSON], min_score=settings.min_score, min_hits=3, **lenient)
@@ -97,7 +96,7 @@ def _tracker(settings: EdgeSettings) -> TrackerConfig:
 def run_edge(clip: Path, indices: list[int], src_fps: float, settings: EdgeSettings) -> EdgeRun:
     """Run the camera pipeline on the frames and record its tracks, timing its CPU."""
     camera, model = edge_config(settings)
-    analyzer = FrameAnalyzer(build_detector(model), analyzer_settings(camera, model))
+    analyzer = FrameAnalyzer(camera, model, build_detector(model))
     recorder = TrackRecorder()
     ended: list[EndedTrack] = []
     cpu = 0.0
@@ -120,24 +119,6 @@ def kept_by_edge(run: EdgeRun, band: Band) -> list[TrackPath]:
 
 
 def _ended(track: Track, crop: bytes | None, crop_box: Box | None) -> EndedTrack:
-    b = track.box
-    event = {  # the shape of a `vision.detection` end event, for its uplink size
-        "v": 1,
-        "id": "0" * 32,
-        "ts": 0.0,
-        "gateway": "bench",
-        "source": "bench",
-        "kind": "vision.detection",
-        "priority": "normal",
-        "data": {
-            "camera": "bench",
-            "phase": "end",
-            "track_id": track.id,
-            "label": track.label,
-            "best_score": round(track.best_score, 4),
-            "box": {"x1": b.x1, "y1": b.y1, "x2": b.x2, "y2": b.y2},
-            "duration_s": round(track.last_seen - track.first_seen, 3),
-            "hits": track.hits,
-        },
-    }
-    return EndedTrack(track, crop, len(json.dumps(event, separators=(",", ":"))), crop_box)
+    data = detection_data("bench", track, "end").to_data()  # its `end` event, for its uplink size
+    event = Event(gateway="bench", source="bench", kind=Kind.VISION_DETECTION, data=data)
+    return EndedTrack(track, crop, len(event.to_json()), crop_box)

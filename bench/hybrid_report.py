@@ -11,7 +11,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from gateway.vision.evaluation import (
+from gateway.vision.cascade import Band
+from lab.evaluation import (
     EventScore,
     PresenceScore,
     TrackPath,
@@ -19,7 +20,6 @@ from gateway.vision.evaluation import (
     frames_with_boxes,
     match_events,
 )
-from gateway.vision.hardcase import Band
 
 __all__ = ["BandRow", "ModeRow", "ScoredRow", "draw_band_plot", "mode_row", "print_table"]
 

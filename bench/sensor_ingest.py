@@ -43,7 +43,8 @@ import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
 from gateway.config import GatewayConfig
-from gateway.runtime import Gateway
+from gateway.events import Kind
+from gateway.plugins import build_gateway
 from tests.support.mosquitto import Mosquitto
 
 ALERT_EVERY = 20
@@ -156,7 +157,7 @@ def _config(port: int, topic: str) -> GatewayConfig:
 async def gateway_rps(port: int, count: int) -> float:
     """Readings/s the gateway aggregates under the same flood."""
     topic = "bench/gw/dev"
-    gateway = Gateway(_config(port, "bench/gw/+"))
+    gateway = build_gateway(_config(port, "bench/gw/+"))
     stop = asyncio.Event()
     run = asyncio.create_task(gateway.run(stop))
     await gateway.started.wait()
@@ -193,7 +194,7 @@ async def gateway_rps(port: int, count: int) -> float:
 async def latencies(port: int, rate: float, seconds: float) -> list[float]:
     """Publish -> alert latencies (ms) at `rate` readings/s."""
     topic = "bench/lat/dev"
-    gateway = Gateway(_config(port, "bench/lat/+"))
+    gateway = build_gateway(_config(port, "bench/lat/+"))
     stop = asyncio.Event()
     run = asyncio.create_task(gateway.run(stop))
     await gateway.started.wait()
@@ -201,7 +202,7 @@ async def latencies(port: int, rate: float, seconds: float) -> list[float]:
     await gateway.bus.connected.wait()
     ready = mp.Event()
     out: Queue[list[float]] = mp.Queue()
-    alerts = f"{gateway.topics.prefix}/events/sensor.alert/dev"
+    alerts = gateway.topics.event(Kind.SENSOR_ALERT, "dev")
     watcher = mp.Process(target=watch_alerts, args=(port, alerts, ready, out, 2.0))
     watcher.start()
     await asyncio.to_thread(ready.wait, 10)

@@ -3,9 +3,16 @@
     CloudBridgeError           root: everything cloud_bridge raises on purpose
     ├── OutboxError            the durable outbox cannot open, read or write its database;
     │                          carries `path` and `reason`
-    └── UplinkError            an HTTP/OIP call to the cloud failed (cloud_bridge.oip.errors:
-                               UplinkTimeout, UplinkHTTPError, UplinkProtocolError,
-                               UplinkConnectionError)
+    └── UplinkError            an HTTP/OIP call to the cloud failed; never raised itself
+        ├── UplinkTimeout          no full answer within the per-request timeout
+        ├── UplinkHTTPError        the server answered 4xx/5xx (status, retry_after, error,
+        │                          body_excerpt)
+        ├── UplinkProtocolError    a 2xx answer that is not the promised JSON (body_excerpt)
+        └── UplinkConnectionError  cannot reach the server: refused, reset, DNS, TLS
+                                   (tls=True when certificate verification failed)
+
+Retries, backoff and circuit breaking live in the uplink; it decides from these types
+(and from `UplinkHTTPError.retry_after`) whether and when to try again.
 
 `cloud_bridge` does not import `gateway`; `gateway` translates these into its own tree at
 the boundary (``raise ComponentError(...) from exc``). Dependency errors (sqlite3, aiohttp)
@@ -28,3 +35,58 @@ class OutboxError(CloudBridgeError):
         self.path = Path(path)
         self.reason = reason
         super().__init__(f"outbox {self.path}: {reason}")
+
+
+class UplinkError(CloudBridgeError):
+    """Root of every error the uplink client raises on purpose."""
+
+
+class UplinkTimeout(UplinkError):  # noqa: N818  # the name is the uplink contract
+    """The request did not complete within its timeout; `timeout` is that limit in seconds."""
+
+    def __init__(self, message: str, *, timeout: float | None) -> None:
+        self.timeout = timeout
+        super().__init__(message)
+
+
+class UplinkHTTPError(UplinkError):
+    """The server answered with an error status.
+
+    `retry_after` is the server's `Retry-After` in seconds from now (either header form),
+    `error` the `{"error": ...}` message of a protocol error body, `body_excerpt` the
+    start of the body as text, for logs.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        retry_after: float | None = None,
+        error: str | None = None,
+        body_excerpt: str = "",
+        url: str = "",
+    ) -> None:
+        self.status = status
+        self.retry_after = retry_after
+        self.error = error
+        self.body_excerpt = body_excerpt
+        self.url = url
+        detail = error if error is not None else body_excerpt
+        message = f"HTTP {status} from {url}" if url else f"HTTP {status}"
+        super().__init__(f"{message}: {detail}" if detail else message)
+
+
+class UplinkProtocolError(UplinkError):
+    """A successful status with a body that is not valid JSON or not the expected schema."""
+
+    def __init__(self, message: str, *, body_excerpt: str = "") -> None:
+        self.body_excerpt = body_excerpt
+        super().__init__(message)
+
+
+class UplinkConnectionError(UplinkError):
+    """The server cannot be reached; `tls` is True when certificate verification failed."""
+
+    def __init__(self, message: str, *, tls: bool = False) -> None:
+        self.tls = tls
+        super().__init__(message)

@@ -19,7 +19,7 @@ from typing import Self
 
 import aiohttp
 
-from cloud_bridge.oip.errors import UplinkConnectionError, UplinkHTTPError, UplinkTimeout
+from cloud_bridge.errors import UplinkConnectionError, UplinkHTTPError, UplinkTimeout
 
 __all__ = ["EXCERPT_CHARS", "CloudSession", "HttpAnswer", "parse_retry_after"]
 

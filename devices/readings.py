@@ -50,6 +50,9 @@ class DecodeError(StrEnum):
     """The payload's timestamp cannot be read; the receive time was used instead."""
     UNKNOWN_TOPIC = "unknown_topic"
     """The topic is not one this decoder reads (e.g. ``zigbee2mqtt/bridge/state``)."""
+    NO_READINGS = "no_readings"
+    """The payload was read but held nothing the decoder turns into a reading (only text,
+    unknown objects, a Shelly ``NotifyEvent``): counted, so no message goes unaccounted."""
 
 
 @dataclass(slots=True, frozen=True)

@@ -1,4 +1,8 @@
-"""`edgegw`: run the gateway, check its config, fetch models, simulate devices, serve the cloud."""
+"""The device's own subcommands: `edgegw run`, `validate`, `schema` and `models`.
+
+The `edgegw` entry point (`edgegw.cli`) adds these next to the apps' and the reference
+cloud's subcommands; this module imports nothing outside the device package.
+"""
 
 from __future__ import annotations
 
@@ -7,17 +11,12 @@ import asyncio
 import json
 import signal
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from gateway import __version__
-from gateway.cloudlink.cli import add_cloud_parser
 from gateway.config import GatewayConfig, load_config
-from gateway.demo import add_demo_parser
 from gateway.errors import ConfigError, EdgegwError
-from gateway.logs import setup_logging
-from gateway.sensors.simulate_cli import add_simulate_parser
-from gateway.vision.cli import add_models_parser
+from gateway.inference.cli import add_models_parser
+from gateway.logs import redact_urls, setup_logging
 
 
 def _print_config_error(exc: ConfigError) -> None:
@@ -41,7 +40,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     )
     if args.show:
         # SecretStr fields dump as '**********': secrets never reach the terminal.
-        print(config.model_dump_json(indent=2))
+        # URL credentials (rtsp://user:password@...) are masked the same way.
+        print(redact_urls(config.model_dump_json(indent=2)))
     return 0
 
 
@@ -53,7 +53,8 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the gateway until SIGINT/SIGTERM."""
-    from gateway.runtime import Gateway, config_secrets
+    from gateway.plugins import build_gateway
+    from gateway.runtime import config_secrets
 
     try:
         config = load_config(args.config)
@@ -71,7 +72,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await Gateway(config).run(stop)
+        await build_gateway(config).run(stop)
 
     try:
         asyncio.run(main())
@@ -81,12 +82,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of `edgegw`."""
-    parser = argparse.ArgumentParser(prog="edgegw", description=__doc__)
-    parser.add_argument("--version", action="version", version=f"edgegw {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
-
+def add_gateway_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `run`, `validate`, `schema` and `models` to the `edgegw` parser."""
     run = sub.add_parser("run", help="run the gateway")
     run.add_argument("-c", "--config", type=Path, required=True, help="YAML config file")
     run.add_argument("--log-format", choices=["text", "json"], help="overrides logging.format")
@@ -102,19 +99,4 @@ def build_parser() -> argparse.ArgumentParser:
 
     schema = sub.add_parser("schema", help="print the config JSON Schema")
     schema.set_defaults(func=cmd_schema)
-    add_simulate_parser(sub)
     add_models_parser(sub)
-    add_cloud_parser(sub)
-    add_demo_parser(sub)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `edgegw` console script."""
-    args = build_parser().parse_args(argv)
-    code: int = args.func(args)
-    return code
-
-
-if __name__ == "__main__":
-    sys.exit(main())

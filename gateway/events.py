@@ -11,31 +11,21 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from enum import IntEnum, StrEnum
+from enum import IntEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from gateway.kinds import Kind
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
+
+__all__ = ["EVENT_VERSION", "Event", "EventSink", "Events", "Kind", "Priority", "new_event_id"]
 
 log = logging.getLogger(__name__)
 
 EVENT_VERSION = 1
-
-
-class Kind(StrEnum):
-    """The event kinds edgegw emits (`Event.kind` is a plain string: plugins may add more)."""
-
-    SENSOR_SUMMARY = "sensor.summary"
-    SENSOR_ALERT = "sensor.alert"
-    SENSOR_CLEAR = "sensor.clear"
-    DEVICE_OFFLINE = "device.offline"
-    DEVICE_ONLINE = "device.online"
-    VISION_DETECTION = "vision.detection"
-    VISION_HARD_CASE = "vision.hard_case"
-    CLOUD_VERDICT = "cloud.verdict"
 
 
 class Priority(IntEnum):

@@ -1,9 +1,16 @@
-"""Logging setup: text or JSON lines, secrets redacted, rate-limited hot-path warnings."""
+"""Logging setup: text or JSON lines, secrets redacted, rate-limited hot-path warnings.
+
+Two kinds of secret never reach a log line: the config's secret values (passwords,
+tokens: `RedactFilter` is given them) and credentials written into a URL
+(`rtsp://admin:secret@cam/...`, `https://...?token=...`): `redact_urls` masks them in any
+text, and `RedactFilter` applies it to every record.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import threading
 import time
@@ -12,6 +19,28 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 REDACTED = "***"
+
+# scheme://user:password@ -> scheme://user:***@ (the password may hold anything but @ / space)
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]*:)[^\s@/]*@")
+# ?token=... / &password=... in a URL's query
+_URL_QUERY_SECRET = re.compile(
+    r"(?i)([?&](?:password|passwd|pwd|pass|token|access_token|api_key|apikey|key|secret|"
+    r"auth|signature|sig)=)[^&#\s]*"
+)
+
+
+def redact_urls(text: str) -> str:
+    """Mask URL passwords (`user:***@`) and secret query values (`?token=***`) in `text`."""
+    if "://" not in text and "=" not in text:
+        return text
+    text = _URL_PASSWORD.sub(rf"\1{REDACTED}@", text)
+    return _URL_QUERY_SECRET.sub(rf"\1{REDACTED}", text)
+
+
+def url_secrets(url: str) -> list[str]:
+    """The password of `url`'s user info, if it carries one (for `RedactFilter`)."""
+    match = re.match(r"(?i)[a-z][a-z0-9+.-]*://[^\s/:@]*:([^\s@/]*)@", url)
+    return [match.group(1)] if match and match.group(1) else []
 
 
 class JsonFormatter(logging.Formatter):
@@ -30,17 +59,15 @@ class JsonFormatter(logging.Formatter):
 
 
 class RedactFilter(logging.Filter):
-    """Replace every known secret value in a record's final message with `***`."""
+    """Replace every known secret value and URL credential in a record's message with `***`."""
 
     def __init__(self, secrets: Iterable[str]) -> None:
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= 3}, key=len, reverse=True)
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if not self.secrets:
-            return True
         msg = record.getMessage()
-        redacted = msg
+        redacted = redact_urls(msg)
         for secret in self.secrets:
             redacted = redacted.replace(secret, REDACTED)
         if redacted != msg:

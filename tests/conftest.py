@@ -1,4 +1,11 @@
-"""Fixtures on real services: a Mosquitto broker per session (and per test when needed)."""
+"""Fixtures on real services and real files, shared by every test directory.
+
+- A Mosquitto broker per session (and per test when needed).
+- Models, footage and sample images, each fetched by a session fixture before the first
+  test that uses it. A test (or a subprocess it starts: `edgegw run`, `cloud serve`)
+  that needs a model or a file asks for its fixture, so the suite passes on a machine
+  with an empty `$EDGEGW_DATA_DIR` whatever order the tests run in.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +14,18 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+import numpy.typing as npt
 import pytest
 
 from gateway.config import GatewayConfig
+from gateway.datadir import default_data_dir
+from gateway.errors import ModelError
+from gateway.inference import catalog
+from lab import footage, samples
+from tests.support.assets import JUDGE_MODEL_NAMES, ORACLE_MODELS, TEST_MODELS, VWW
 from tests.support.mosquitto import Mosquitto
+from tests.support.required import unavailable
 
 _ids = itertools.count()
 
@@ -59,3 +74,65 @@ def make_config(gateway_id: str) -> ConfigFactory:
         )
 
     return factory
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """Return the data dir models, footage and samples are cached under."""
+    return default_data_dir()
+
+
+def _fetch_models(names: tuple[str, ...], data_dir: Path) -> dict[str, Path]:
+    """Fetch `names` into `data_dir` (a no-op when cached) or fail/skip saying why."""
+    try:
+        return catalog.fetch(names, data_dir)
+    except ModelError as exc:
+        unavailable(f"models {', '.join(names)}", exc)
+
+
+@pytest.fixture(scope="session")
+def model_paths(data_dir: Path) -> dict[str, Path]:
+    """Fetch the models the vision tests run and return their paths."""
+    return _fetch_models(TEST_MODELS, data_dir)
+
+
+@pytest.fixture(scope="session")
+def vww_path(data_dir: Path) -> Path:
+    """Fetch the visual wake words model (cameras, `configs/demo.yaml`); return its path."""
+    return _fetch_models((VWW,), data_dir)[VWW]
+
+
+@pytest.fixture(scope="session")
+def oracle_models(data_dir: Path) -> dict[str, Path]:
+    """Fetch the person oracle's models."""
+    return _fetch_models(ORACLE_MODELS, data_dir)
+
+
+@pytest.fixture(scope="session")
+def judge_models(data_dir: Path) -> dict[str, Path]:
+    """Fetch the models `edgegw cloud serve` loads for its default judge."""
+    return _fetch_models(JUDGE_MODEL_NAMES, data_dir)
+
+
+@pytest.fixture(scope="session")
+def footage_paths(data_dir: Path) -> dict[str, Path]:
+    """Return vtest.avi and messi5.jpg, fetched from Debian's opencv-doc into the data dir."""
+    try:
+        return footage.fetch_footage(data_dir)
+    except footage.FootageError as exc:
+        unavailable("vtest.avi / messi5.jpg", exc)
+
+
+@pytest.fixture(scope="session")
+def vtest_path(footage_paths: dict[str, Path]) -> Path:
+    """Return vtest.avi."""
+    return footage_paths["vtest.avi"]
+
+
+@pytest.fixture(scope="session")
+def images(data_dir: Path) -> dict[str, npt.NDArray[np.uint8]]:
+    """Return scikit-image's astronaut, chelsea and coffee as BGR arrays."""
+    try:
+        return {name: samples.load_sample(name, data_dir) for name in samples.SAMPLES}
+    except ModelError as exc:
+        unavailable("sample images", exc)

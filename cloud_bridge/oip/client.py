@@ -15,8 +15,8 @@ from urllib.parse import quote
 
 from pydantic import ValidationError
 
+from cloud_bridge.errors import UplinkProtocolError
 from cloud_bridge.http import EXCERPT_CHARS, CloudSession, parse_retry_after
-from cloud_bridge.oip.errors import UplinkProtocolError
 from cloud_bridge.oip.protocol import InferenceRequest, InferenceResponse
 
 __all__ = ["OipClient", "parse_retry_after"]

@@ -9,6 +9,11 @@ The image is the tensor named `image` (configurable), in one of two encodings:
 
 The edge's guess rides as request parameters: `hard_case_id` (also the request id),
 `edge_label` and `edge_score`.
+
+`read_image` is what a server runs on a client's bytes, so both encodings go through
+`devices.cameras.guard`: a JPEG's (or PNG's) header is read before anything is decoded,
+and more than `ImageLimits.max_pixels` (or bytes) is refused with an `ImageRejectedError`, as
+is a 0x0 image or a truncated JPEG.
 """
 
 from __future__ import annotations
@@ -26,7 +31,6 @@ __all__ = [
     "ImageEncoding",
     "build_hard_case_request",
     "read_edge_guess",
-    "read_image",
 ]
 
 ImageEncoding = Literal["jpeg", "uint8"]
@@ -76,23 +80,6 @@ def build_hard_case_request(
     return InferenceRequest(id=hard_case_id, parameters=parameters, inputs=[tensor])
 
 
-def read_image(request: InferenceRequest, *, input_name: str = "image") -> npt.NDArray[np.uint8]:
-    """Return the request's image as BGR HxWx3 uint8, whichever encoding it came in.
-
-    Raises KeyError if the input is missing and ValueError if it cannot be decoded.
-    """
-    tensor = request.input(input_name)
-    if tensor.datatype == "BYTES":
-        items = tensor.as_bytes()
-        if len(items) != 1:
-            raise ValueError(f"expected one image in {input_name!r}, got {len(items)}")
-        return _decode_jpeg(items[0])
-    if tensor.datatype == "UINT8" and len(tensor.shape) == 3 and tensor.shape[2] == 3:
-        pixels: npt.NDArray[np.uint8] = tensor.as_numpy().astype(np.uint8, copy=False)
-        return pixels
-    raise ValueError(f"input {input_name!r}: {tensor.datatype} {tensor.shape} is not an image")
-
-
 def read_edge_guess(request: InferenceRequest) -> EdgeGuess | None:
     """Return the edge's guess from the request parameters, or None if absent."""
     params: dict[str, Any] = request.parameters or {}
@@ -114,9 +101,11 @@ def _encode_jpeg(pixels: npt.NDArray[np.uint8], quality: int) -> bytes:
 
 
 def _decode_jpeg(data: bytes) -> npt.NDArray[np.uint8]:
+    """Decode the edge's own crop (made by the gateway, so trusted) for the UINT8 encoding."""
     import cv2
 
-    pixels = cv2.imdecode(np.frombuffer(data, dtype=np.uint8), cv2.IMREAD_COLOR)
-    if pixels is None:
-        raise ValueError(f"{len(data)} bytes are not a decodable image")
-    return np.asarray(pixels, dtype=np.uint8)
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise ValueError("the hard case's crop is not a decodable JPEG")
+    pixels: npt.NDArray[np.uint8] = np.asarray(image, dtype=np.uint8)
+    return pixels

@@ -19,9 +19,11 @@ from typing import Any, Literal, Self
 import numpy as np
 import numpy.typing as npt
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, model_validator
+from pydantic_core import PydanticCustomError
 
 __all__ = [
     "BASE64_CONTENT_TYPE",
+    "TENSOR_VALUE_ERROR",
     "Datatype",
     "ErrorResponse",
     "InferenceRequest",
@@ -65,6 +67,13 @@ _NUMPY_DTYPES: dict[str, str] = {
     "FP64": "float64",
 }
 _DATATYPES = {v: k for k, v in _NUMPY_DTYPES.items()}
+_INT_RANGES: dict[str, tuple[int, int]] = {
+    name: (int(np.iinfo(dtype).min), int(np.iinfo(dtype).max))
+    for name, dtype in _NUMPY_DTYPES.items()
+    if name.startswith(("UINT", "INT"))
+}
+TENSOR_VALUE_ERROR = "tensor_value"
+"""The pydantic error type of a well-typed element outside its datatype's range (a 422)."""
 
 
 def _flatten(data: Sequence[Any]) -> Iterator[Any]:
@@ -103,11 +112,20 @@ class _Tensor(BaseModel):
         if any(d < 0 for d in self.shape):
             raise ValueError(f"tensor {self.name!r}: negative dimension in {self.shape}")
         count = 0
+        low, high = _INT_RANGES.get(self.datatype, (0, 0))
+        ranged = self.datatype in _INT_RANGES
         for value in _flatten(self.data):
             if not _element_ok(self.datatype, value):
                 raise ValueError(
                     f"tensor {self.name!r}: element {value!r:.40} is not {self.datatype}"
                 )
+            if ranged and not low <= value <= high:
+                raise PydanticCustomError(
+                    TENSOR_VALUE_ERROR,
+                    "tensor '{name}': element {value} is outside {datatype} [{low}, {high}]",
+                    {"name": self.name, "value": value, "datatype": self.datatype,
+                     "low": low, "high": high},
+                )  # fmt: skip
             count += 1
         if count != math.prod(self.shape):
             raise ValueError(

@@ -4,7 +4,7 @@
     EventSender(channel, EventClient(url))          events -> POST /v1/events (gzip JSON)
     HardCaseSender(channel, OipClient(url), ...)    hard cases -> OIP infer -> Verdict
 
-Errors are the `UplinkError` tree of `cloud_bridge.oip.errors`; `classify` maps them to
+Errors are the `UplinkError` tree of `cloud_bridge.errors`; `classify` maps them to
 retry decisions. Nothing here imports `gateway`: config values, stats (`UplinkObserver`)
 and the verdict callback are passed in.
 """

@@ -53,12 +53,6 @@ class Budget:
         self._bytes.append((now, nbytes))
         self._bytes_in_window += nbytes
 
-    @property
-    def bytes_in_window(self) -> int:
-        """Bytes spent in the last hour."""
-        self._forget(self.clock())
-        return self._bytes_in_window
-
     def _forget(self, now: float) -> None:
         while self._calls and self._calls[0] <= now - _MINUTE:
             self._calls.popleft()

@@ -20,8 +20,8 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from cloud_bridge.errors import UplinkError
 from cloud_bridge.oip import ImageEncoding, OipClient, build_hard_case_request
-from cloud_bridge.oip.errors import UplinkError
 from cloud_bridge.outbox import Outbox, OutboxItem
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
 from cloud_bridge.uplink.budget import Budget

@@ -11,8 +11,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
+from cloud_bridge.errors import UplinkProtocolError
 from cloud_bridge.http import EXCERPT_CHARS, CloudSession
-from cloud_bridge.oip.errors import UplinkProtocolError
 
 __all__ = ["EventAck", "EventClient"]
 

@@ -15,7 +15,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from cloud_bridge.oip.errors import UplinkProtocolError
+from cloud_bridge.errors import UplinkProtocolError
 from cloud_bridge.oip.protocol import InferenceResponse
 
 __all__ = [

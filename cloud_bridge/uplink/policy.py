@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass, field
 
-from cloud_bridge.oip.errors import (
+from cloud_bridge.errors import (
     UplinkConnectionError,
     UplinkError,
     UplinkHTTPError,

@@ -5,6 +5,10 @@ keeps only the newest). When the source cannot be opened or stops delivering, it
 a `CaptureStatus`, waits with capped exponential backoff and full jitter, and tries
 again, until `stop()`. Files are played at their own frame rate; at the end they stop,
 or start again with `loop=True`.
+
+OpenCV decodes what it reads itself, so the image limit is applied as early as it can be:
+a source whose announced frame size is over `ImageLimits.max_pixels` is refused at open
+(and retried with backoff), and any frame over it is dropped and handed to `on_reject`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import cv2
 import numpy as np
 
 from devices.cameras.frames import Frame
+from devices.cameras.guard import ImageIssue, ImageLimits, check_shape
 
 __all__ = ["CaptureEvent", "CaptureStatus", "OpenCVCapture", "RetryPolicy", "parse_source"]
 
@@ -73,10 +78,14 @@ class OpenCVCapture:
         retry: RetryPolicy | None = None,
         loop: bool = False,
         name: str = "capture",
+        limits: ImageLimits | None = None,
+        on_reject: Callable[[ImageIssue], None] | None = None,
     ) -> None:
         self.source = parse_source(source)
         self._on_frame = on_frame
         self._on_status = on_status
+        self._limits = limits or ImageLimits()
+        self._on_reject = on_reject
         self._retry = retry or RetryPolicy()
         self._loop = loop
         self._stop = threading.Event()
@@ -116,6 +125,13 @@ class OpenCVCapture:
         if not cap.isOpened():
             cap.release()
             return f"OpenCV cannot open {self.source}"
+        width = int(cap.get(cv2.CAP_PROP_FRAME_WIDTH) or 0)
+        height = int(cap.get(cv2.CAP_PROP_FRAME_HEIGHT) or 0)
+        # 0x0 means "not announced" for some backends: then each frame is checked.
+        issue = check_shape(width, height, self._limits) if width and height else None
+        if issue is not None:
+            cap.release()
+            return f"{self.source}: frames of {issue.detail}"
         return cap
 
     def _run(self) -> None:
@@ -159,7 +175,12 @@ class OpenCVCapture:
                 return count
             count += 1
             now = time.monotonic()
-            self._on_frame(Frame(np.asarray(image, dtype=np.uint8), now))
+            issue = check_shape(image.shape[1], image.shape[0], self._limits)
+            if issue is not None:
+                if self._on_reject is not None:
+                    self._on_reject(issue)
+            else:
+                self._on_frame(Frame(np.asarray(image, dtype=np.uint8), now))
             if period:
                 # Play files in real time, as a camera would deliver them.
                 next_at = max(next_at + period, now - period)

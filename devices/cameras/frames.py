@@ -1,8 +1,10 @@
 """Frames from cameras, and JPEG payload decoding that never raises on bad input.
 
-An MQTT camera (ESP32-CAM style) sends one JPEG per message, raw or as base64 text. A
-payload is checked cheaply (start and end markers) before OpenCV decodes it, so a cut-off
-JPEG is reported as `truncated` rather than decoded into a half-grey picture.
+An MQTT camera (ESP32-CAM style) sends one JPEG per message, raw or as base64 text. The
+payload goes through `devices.cameras.guard` before anything decodes it: its size and the
+pixel count its header claims are checked against `ImageLimits`, and the JPEG is decoded
+strictly, so a cut-off JPEG is reported as `truncated` rather than decoded into a
+half-grey picture, and a 600-byte "30000x30000" bomb as `too_many_pixels`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, Literal
 import cv2
 import numpy as np
 import numpy.typing as npt
+
+from devices.cameras.guard import ImageIssue, ImageLimits, ImageProblem, decode_image
 
 __all__ = [
     "EncodedFrame",
@@ -31,8 +35,6 @@ Image = npt.NDArray[np.uint8]
 """A BGR image, `[H, W, 3]` uint8."""
 
 _SOI = b"\xff\xd8"  # JPEG start-of-image marker
-_EOI = b"\xff\xd9"  # end-of-image marker
-_MAX_TRAILING = 64  # some cameras pad after the EOI marker
 
 
 @dataclass(slots=True, frozen=True)
@@ -62,6 +64,13 @@ class FrameProblem(StrEnum):
     NOT_JPEG = "not_jpeg"
     TRUNCATED = "truncated"
     CORRUPT = "corrupt"
+    TOO_LARGE = "too_large"
+    """More bytes than `ImageLimits.max_bytes`."""
+    TOO_MANY_PIXELS = "too_many_pixels"
+    """The JPEG header claims more than `ImageLimits.max_pixels`."""
+    ZERO_SIZE = "zero_size"
+    UNSUPPORTED = "unsupported"
+    """A JPEG of a kind not decoded (CMYK, arithmetic coding)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -73,28 +82,29 @@ class FrameIssue:
     size: int
 
 
-def decode_frame(frame: EncodedFrame) -> Frame | FrameIssue:
-    """Decode an `EncodedFrame` into a BGR `Frame`, or say why it cannot be decoded."""
+def decode_frame(frame: EncodedFrame, limits: ImageLimits | None = None) -> Frame | FrameIssue:
+    """Decode an `EncodedFrame` into a BGR `Frame` within `limits`, or say why not."""
+    limits = limits or ImageLimits()
     data = frame.payload
     if frame.encoding == "base64":
+        if len(data) > limits.max_bytes * 4 // 3 + 4:
+            detail = f"{len(data)} base64 bytes, over max_bytes {limits.max_bytes} decoded"
+            return FrameIssue(FrameProblem.TOO_LARGE, detail, len(data))
         try:
             data = base64.b64decode(frame.payload.strip(), validate=True)
         except (binascii.Error, ValueError) as exc:
             return FrameIssue(FrameProblem.BASE64, f"not base64: {exc}", len(frame.payload))
-    size = len(data)
-    if size == 0:
-        return FrameIssue(FrameProblem.EMPTY, "zero-byte payload", 0)
-    if not data.startswith(_SOI):
-        return FrameIssue(FrameProblem.NOT_JPEG, f"starts with {data[:4].hex()}", size)
-    if _EOI not in data[-_MAX_TRAILING - 2 :]:
-        return FrameIssue(FrameProblem.TRUNCATED, "no end-of-image marker", size)
-    try:
-        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    except cv2.error as exc:
-        return FrameIssue(FrameProblem.CORRUPT, f"OpenCV: {exc}".strip(), size)
-    if image is None or image.size == 0:
-        return FrameIssue(FrameProblem.CORRUPT, "OpenCV could not decode it", size)
-    return Frame(np.asarray(image, dtype=np.uint8), frame.received_at)
+    if data and len(data) <= limits.max_bytes and not data.startswith(_SOI):
+        return FrameIssue(FrameProblem.NOT_JPEG, f"starts with {data[:4].hex()}", len(data))
+    image = decode_image(data, limits)
+    if isinstance(image, ImageIssue):
+        problem = (
+            FrameProblem.NOT_JPEG
+            if image.problem is ImageProblem.NOT_IMAGE
+            else FrameProblem(image.problem.value)
+        )
+        return FrameIssue(problem, image.detail, image.size)
+    return Frame(image, frame.received_at)
 
 
 def encode_jpeg(image: npt.NDArray[Any], quality: int = 80) -> bytes:

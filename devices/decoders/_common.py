@@ -203,7 +203,10 @@ def parse_timestamp(value: object, tz: tzinfo) -> float | None:
     ISO text without an offset is read in `tz` (Tasmota sends the device's local time).
     """
     if is_number(value):
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an integer of hundreds of digits
+            return None
         if seconds > MS_THRESHOLD:
             seconds /= 1000.0
         return seconds if math.isfinite(seconds) and seconds > 0 else None
@@ -277,6 +280,12 @@ class ResultBuilder:
         """Record an issue."""
         self._issues.append(issue)
 
-    def result(self) -> DecodeResult:
-        """Return everything collected."""
+    def result(self, *, nothing: str | None = None) -> DecodeResult:
+        """Return everything collected; with `nothing`, an empty result says why instead.
+
+        Decoders that skip what they do not know (text ids, unknown objects) pass
+        `nothing`, so every message yields readings or at least one counted issue.
+        """
+        if nothing is not None and not self._readings and not self._issues:
+            self._issues.append(DecodeIssue(DecodeError.NO_READINGS, None, nothing))
         return DecodeResult(tuple(self._readings), tuple(self._issues))

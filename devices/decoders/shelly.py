@@ -7,7 +7,9 @@ id, e.g. ``shellyplusht-08b61fcb7f3c``) is the device name. An rpc message::
                 "devicepower:0": {"battery": {"V": 5.9, "percent": 80}}}}
 
 Only ``NotifyStatus``/``NotifyFullStatus`` carry readings; other methods (``NotifyEvent``)
-give an empty result, not an error. ``params.ts`` is the timestamp.
+give a ``no_readings`` issue, a message without a text ``method`` a ``missing_field`` or
+``wrong_type`` one: every message yields readings or a counted reason. ``params.ts`` is
+the timestamp.
 
 Components are read through `COMPONENTS`; others (``sys``, ``wifi``, ...) and fields not
 listed are skipped. Metric names: ``<type>_<id>`` for the main quantity of single-value
@@ -15,6 +17,8 @@ components (``temperature:0``.tC -> ``temperature_0``), ``<type>_<id>_<quantity>
 rest (``switch:0``.apower -> ``switch_0_power``, ``devicepower:0``.battery.percent ->
 ``devicepower_0_battery``). A listed field that is null (a failed sensor) is a
 ``missing_field`` issue; NotifyStatus carries only changed fields, so an absent one is not.
+A known component that is not an object, or a field path blocked by a value that is not
+an object (``"battery": 80`` where ``battery.percent`` is read), is ``wrong_type``.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from devices.decoders._common import (
     MISSING,
     ResultBuilder,
     check_max_bytes,
+    json_type,
     load_json_object,
     lookup,
     metric_name,
@@ -101,7 +106,7 @@ class ShellyDecoder:
                 return reject(doc)
             out = ResultBuilder(prefix, received_at)
             _add_component(out, component, doc)
-            return out.result()
+            return out.result(nothing=f"no known field of {component}")
         detail = f"not a Shelly rpc/status topic: {topic!r}"
         return reject(DecodeIssue(DecodeError.UNKNOWN_TOPIC, None, detail))
 
@@ -109,9 +114,16 @@ class ShellyDecoder:
         doc = load_json_object(payload, self._max_bytes)
         if isinstance(doc, DecodeIssue):
             return reject(doc)
-        method = doc.get("method")
-        if not isinstance(method, str) or method not in _STATUS_METHODS:
-            return DecodeResult()
+        method = doc.get("method", MISSING)
+        if method is MISSING or method is None:
+            detail = "no method: not an rpc notification"
+            return reject(DecodeIssue(DecodeError.MISSING_FIELD, "method", detail))
+        if not isinstance(method, str):
+            detail = f"expected text, got {json_type(method)}"
+            return reject(DecodeIssue(DecodeError.WRONG_TYPE, "method", detail))
+        if method not in _STATUS_METHODS:
+            detail = f"{method[:40]} carries no readings"
+            return reject(DecodeIssue(DecodeError.NO_READINGS, "method", detail))
         params = doc.get("params")
         if not isinstance(params, dict):
             detail = "params must be an object"
@@ -124,7 +136,22 @@ class ShellyDecoder:
         for key, value in params.items():
             if isinstance(value, dict):
                 _add_component(out, key, value)
-        return out.result()
+            elif _split_key(key) is not None:  # a known component must be an object
+                detail = f"expected an object, got {json_type(value)}"
+                out.issue(DecodeIssue(DecodeError.WRONG_TYPE, f"params.{key}", detail))
+        return out.result(nothing="no known component field")
+
+
+def _blocked_at(body: dict[str, object], keys: tuple[str, ...]) -> tuple[str, object] | None:
+    """Where a dotted path hits a present value that is not an object (path, value)."""
+    node: object = body
+    for depth, key in enumerate(keys[:-1]):
+        if not isinstance(node, dict) or key not in node:
+            return None
+        node = node[key]
+        if node is not None and not isinstance(node, dict):
+            return ".".join(keys[: depth + 1]), node
+    return None
 
 
 def _split_key(key: str) -> tuple[str, str] | None:
@@ -140,11 +167,18 @@ def _add_component(out: ResultBuilder, key: str, body: dict[str, object]) -> Non
     if split is None:
         return
     kind, ident = split
+    blocked_reported: set[str] = set()
     for path, quantity, unit in COMPONENTS[kind]:
-        value = lookup(body, tuple(path.split(".")))
-        if value is MISSING:
-            continue
         field = f"{key}.{path}"
+        keys = tuple(path.split("."))
+        value = lookup(body, keys)
+        if value is MISSING:
+            blocked = _blocked_at(body, keys)
+            if blocked is not None and blocked[0] not in blocked_reported:
+                blocked_reported.add(blocked[0])  # battery.percent and battery.V: once
+                detail = f"expected an object, got {json_type(blocked[1])}"
+                out.issue(DecodeIssue(DecodeError.WRONG_TYPE, f"{key}.{blocked[0]}", detail))
+            continue
         metric = metric_name(kind, ident, quantity) if quantity else metric_name(kind, ident)
         if unit == BOOL:
             out.add(metric, to_bool(value, field), None)

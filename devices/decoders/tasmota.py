@@ -27,6 +27,7 @@ from devices.decoders._common import (
     ResultBuilder,
     check_max_bytes,
     is_number,
+    json_type,
     load_json_object,
     make_tz,
     metric_name,
@@ -127,7 +128,7 @@ class TasmotaDecoder:
                     _add(out, (key, sub), sub_value, unit, sub)
             else:
                 _add(out, (key,), value, _unit(key, temp_unit, pressure_unit), key)
-        return out.result()
+        return out.result(nothing="no numeric or on/off value")
 
 
 def _unit_word(value: object, default: str) -> str:
@@ -152,7 +153,11 @@ def _add(
     """Add one leaf (or one per channel of an array); skip text that is not on/off."""
     if isinstance(value, list):
         for channel, item in enumerate(value, start=1):
-            if not isinstance(item, list | dict):
+            if isinstance(item, list | dict):  # channels hold numbers, never containers
+                field = ".".join((*path, str(channel)))
+                detail = f"expected a number, got {json_type(item)}"
+                out.issue(DecodeIssue(DecodeError.WRONG_TYPE, field, detail))
+            else:
                 _add(out, (*path, str(channel)), item, unit, key)
         return
     if isinstance(value, str) and (word := word_to_bool(value)) is not None:

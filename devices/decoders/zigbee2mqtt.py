@@ -28,6 +28,7 @@ from devices.decoders._common import (
     ResultBuilder,
     check_max_bytes,
     is_number,
+    json_type,
     load_json_object,
     make_tz,
     parse_timestamp,
@@ -134,7 +135,10 @@ class Zigbee2MqttDecoder:
             if value is None or key == _TIMESTAMP_KEY:
                 continue
             if key == _STATE_KEY:
-                if isinstance(value, str) and (word := word_to_bool(value)) is not None:
+                if not isinstance(value, str):  # "ON"/"OFF", or "OPEN", "LOCK": always text
+                    detail = f"expected text, got {json_type(value)}"
+                    out.issue(DecodeIssue(DecodeError.WRONG_TYPE, key, detail))
+                elif (word := word_to_bool(value)) is not None:
                     out.add(key, word, None)
             elif key in BINARY_KEYS:
                 out.add(key, to_bool(value, key), None)
@@ -142,4 +146,4 @@ class Zigbee2MqttDecoder:
                 out.add(key, to_float(value, key), self._units[key])
             elif is_number(value):
                 out.add(key, to_float(value, key), None)
-        return out.result()
+        return out.result(nothing="no known or numeric value")

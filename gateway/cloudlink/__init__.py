@@ -8,10 +8,9 @@ Outbox ──> EventSender ──> POST <url>/v1/events (gzip JSON batches)
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the runtime imports this package while it initialises itself
-    from gateway.runtime.context import RuntimeContext
+from gateway.logs import redact_urls
+from gateway.runtime.context import RuntimeContext
 
 __all__ = ["start"]
 
@@ -36,4 +35,9 @@ async def start(ctx: RuntimeContext) -> None:
     ctx.events.add_sink(link.writer)
     for component in link.components():
         ctx.supervisor.start(component)
-    log.info("cloud link to %s started (model %s)", cfg.url, cfg.model)
+    if insecure := cfg.insecure_urls():
+        log.warning(
+            "cloud: the token is sent in clear text to %s (plain HTTP, allow_insecure: true)",
+            ", ".join(insecure),
+        )
+    log.info("cloud link to %s started (model %s)", redact_urls(str(cfg.url)), cfg.model)

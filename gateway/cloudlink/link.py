@@ -7,7 +7,6 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cloud_bridge.oip import OipClient
 from cloud_bridge.outbox import Outbox, OutboxItem
@@ -25,10 +24,8 @@ from gateway.cloudlink.observe import OutboxStatsPoller, StatsObserver
 from gateway.cloudlink.sink import EVENTS, HARD_CASES, EventRouter, OutboxWriter, class_policies
 from gateway.config.cloud import CloudSection
 from gateway.datadir import default_data_dir
-from gateway.stats import Stats
-
-if TYPE_CHECKING:  # gateway.runtime imports gateway.cloudlink while initialising
-    from gateway.runtime.supervisor import Component
+from gateway.runtime.supervisor import Component
+from gateway.stats_registry import Stats
 
 __all__ = ["CloudLink", "outbox_path"]
 

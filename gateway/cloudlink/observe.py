@@ -6,7 +6,7 @@ import asyncio
 
 from cloud_bridge.outbox import Outbox
 from cloud_bridge.uplink import CircuitState, Verdict
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 __all__ = ["OutboxStatsPoller", "StatsObserver"]
 

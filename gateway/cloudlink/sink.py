@@ -18,6 +18,8 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from pydantic import ValidationError
+
 from cloud_bridge.errors import OutboxError
 from cloud_bridge.outbox import ClassPolicy, Outbox, OutboxItem, PutResult
 from cloud_bridge.uplink import HardCase
@@ -25,7 +27,8 @@ from gateway.backoff import Backoff
 from gateway.config.cloud import CloudSection
 from gateway.events import Event, Kind
 from gateway.logs import RateLimitedLog
-from gateway.stats import Stats
+from gateway.payloads import HardCaseData
+from gateway.stats_registry import Stats
 
 __all__ = [
     "EVENTS",
@@ -35,6 +38,7 @@ __all__ = [
     "EventRouter",
     "OutboxWriter",
     "class_policies",
+    "hard_case_data",
 ]
 
 log = logging.getLogger(__name__)
@@ -47,6 +51,7 @@ VERDICT_KIND = Kind.CLOUD_VERDICT
 # Outbox priority = event priority * this + a rank within it (hard cases: uncertainty),
 # so leases go by event priority first, then most uncertain, then oldest.
 _PRIORITY_STRIDE = 1000
+_CASE = "case"  # the key of the edge's HardCaseData in HardCase.extra
 
 
 def class_policies(cfg: CloudSection) -> dict[str, ClassPolicy]:
@@ -63,12 +68,11 @@ class EventRouter:
 
     forward_kinds: tuple[str, ...]
     drop_kinds: tuple[str, ...]
-    band_middle: float
 
     @classmethod
     def from_config(cls, cfg: CloudSection) -> EventRouter:
         """Build from the `cloud:` section."""
-        return cls(tuple(cfg.forward_kinds), tuple(cfg.drop_kinds), cfg.band_middle)
+        return cls(tuple(cfg.forward_kinds), tuple(cfg.drop_kinds))
 
     def forwards(self, kind: str) -> bool:
         """Whether events of `kind` go upstream; verdicts never go back up."""
@@ -92,10 +96,10 @@ class EventRouter:
                     payload=case.to_payload(),
                     media=event.media,
                 )
-            _limited.warning(
-                "hard-case", "hard case %s lacks an image or label/score; sent as an event",
-                event.id,
-            )  # fmt: skip
+            if case is not None:
+                _limited.warning(
+                    "hard-case", "hard case %s has no image; sent as an event", event.id
+                )
         return OutboxItem(
             id=event.id,
             klass=EVENTS,
@@ -105,26 +109,29 @@ class EventRouter:
         )
 
     def _hard_case(self, event: Event) -> HardCase | None:
-        data = event.data
-        label = data.get("label", data.get("edge_label"))
-        score = data.get("score", data.get("edge_score"))
-        if not isinstance(label, str) or not isinstance(score, int | float):
+        try:
+            data = HardCaseData.model_validate(event.data)
+        except ValidationError as exc:
+            _limited.warning(
+                "hard-case-data", "hard case %s: bad data (%s); sent as an event", event.id, exc
+            )
             return None
-        band = data.get("band")
-        middle = self.band_middle
-        if isinstance(band, list | tuple) and len(band) == 2:
-            middle = (float(band[0]) + float(band[1])) / 2
-        extra = {k: v for k, v in data.items() if k not in {"label", "score"}}
-        extra["ts"] = event.ts
-        extra["priority"] = int(event.priority)
         return HardCase(
             id=event.id,
             source=event.source,
-            label=label,
-            score=float(score),
-            band_middle=middle,
-            extra=extra,
+            label=data.label,
+            score=data.score,
+            band_middle=data.band_middle,
+            extra={_CASE: data.to_data(), "ts": event.ts, "priority": int(event.priority)},
         )
+
+
+def hard_case_data(case: HardCase) -> HardCaseData | None:
+    """Return the edge's `HardCaseData` a hard case carries (None: an item from before it)."""
+    try:
+        return HardCaseData.model_validate(case.extra.get(_CASE))
+    except ValidationError:
+        return None
 
 
 class OutboxWriter:

@@ -11,20 +11,16 @@ from __future__ import annotations
 from typing import Any
 
 from cloud_bridge.uplink import Verdict
+from gateway.cloudlink.sink import hard_case_data
 from gateway.events import Event, Events, Kind, Priority
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
-from gateway.vision.geometry import Box
+from gateway.payloads import HardCaseData
 from gateway.vision.groups import in_frame
 
-__all__ = ["VerdictPublisher", "verdict_topic"]
+__all__ = ["VerdictPublisher", "people_data"]
 
 VERDICT_KIND = Kind.CLOUD_VERDICT
-
-
-def verdict_topic(topics: Topics, camera: str) -> str:
-    """Latest verdict of a camera (retained): `<prefix>/cameras/<camera>/verdict`."""
-    return f"{topics.prefix}/cameras/{camera}/verdict"
 
 
 class VerdictPublisher:
@@ -38,6 +34,7 @@ class VerdictPublisher:
     def __call__(self, verdict: Verdict) -> Event:
         """Publish `verdict`; return its event."""
         case = verdict.hard_case
+        edge = hard_case_data(case)
         event = self._events.make(
             source=case.source,
             kind=VERDICT_KIND,
@@ -52,31 +49,20 @@ class VerdictPublisher:
                 "model": verdict.model_name,
                 "model_version": verdict.model_version,
                 "round_trip_ms": round(verdict.round_trip_ms, 1),
-                **{k: v for k, v in case.extra.items() if k in {"track", "track_id", "box"}},
-                **people_data(verdict),
+                **({} if edge is None else {"track_id": edge.track_id, "box": edge.box.to_json()}),
+                **people_data(verdict, edge),
             },
         )
         self._events.emit(event)
         self._bus.publish(
-            verdict_topic(self._topics, case.source), event.to_json(), qos=1, retain=True
+            self._topics.camera_verdict(case.source), event.to_json(), qos=1, retain=True
         )
         return event
 
 
-def people_data(verdict: Verdict) -> dict[str, Any]:
+def people_data(verdict: Verdict, edge: HardCaseData | None) -> dict[str, Any]:
     """Return `people` (source pixels) and `people_count` when the cloud found people."""
-    raw = verdict.hard_case.extra.get("crop_box")
-    if not verdict.people or not isinstance(raw, dict):
+    if not verdict.people or edge is None or edge.crop_box is None:
         return {}
-    try:
-        crop = Box(float(raw["x1"]), float(raw["y1"]), float(raw["x2"]), float(raw["y2"]))
-    except (KeyError, TypeError, ValueError):
-        return {}
-    boxes = [in_frame(crop, p) for p in verdict.people]
-    return {
-        "people": [
-            {"x1": round(b.x1, 1), "y1": round(b.y1, 1), "x2": round(b.x2, 1), "y2": round(b.y2, 1)}
-            for b in boxes
-        ],
-        "people_count": len(boxes),
-    }
+    boxes = [in_frame(edge.crop_box, p) for p in verdict.people]
+    return {"people": [b.to_json(1) for b in boxes], "people_count": len(boxes)}

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, SecretStr
 
 
 class Section(BaseModel):
@@ -14,3 +16,11 @@ class Section(BaseModel):
         use_attribute_docstrings=True,
         validate_default=True,
     )
+
+
+def _empty_is_none(value: object) -> object:
+    return None if value == "" else value
+
+
+OptionalSecret = Annotated[SecretStr | None, BeforeValidator(_empty_is_none)]
+"""A password or token; empty (e.g. an unset `${VAR:-}`) means none is given."""

@@ -2,14 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from ipaddress import ip_address
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
-from gateway.config.base import Section
+from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
+from gateway.kinds import Kind, kinds_matching
 
 _MB = 1_000_000
+
+
+def _names_a_kind(pattern: str) -> str:
+    if not kinds_matching(pattern):
+        known = ", ".join(k.value for k in Kind)
+        msg = f"{pattern!r} matches no event kind edgegw emits ({known})"
+        raise ValueError(msg)
+    return pattern
+
+
+KindPattern = Annotated[str, AfterValidator(_names_a_kind)]
+"""A shell pattern (`*`, `sensor.*`, `vision.hard_case`) that names at least one `Kind`."""
 
 
 class OutboxClassSection(Section):
@@ -99,12 +114,19 @@ class CloudSection(Section):
         pattern=r"^https?://",
         description="Base URL of the cloud (event sink and OIP), e.g. https://cloud:8080.",
     )
-    token: SecretStr | None = Field(None, description="Bearer token; prefer `${ENV_VAR}`.")
+    token: OptionalSecret = Field(
+        None, description="Bearer token; prefer `${ENV_VAR}`. Empty (an unset `${VAR:-}`): none."
+    )
     token_file: ConfigPath | None = Field(
         None, description="File whose content is the bearer token."
     )
     ca_file: ConfigPath | None = Field(
         None, description="PEM CA bundle to verify the cloud's TLS certificate (else system)."
+    )
+    allow_insecure: bool = Field(
+        False,
+        description="Allow a plain `http://` url or oip_url together with a token (it then "
+        "travels in clear text; warned at every start). Loopback hosts never need it.",
     )
     events_path: str = Field(
         "/v1/events", pattern=r"^/", description="Path of the event sink under `url`."
@@ -120,20 +142,14 @@ class CloudSection(Section):
     verdict_min_score: float = Field(
         0.5, ge=0, le=1, description="The cloud must score the edge's label this high to confirm."
     )
-    band_middle: float = Field(
-        0.75,
-        ge=0,
-        le=1,
-        description="Middle of the escalation band when a hard case does not carry its "
-        "`band`; closer to it is more uncertain, sent first.",
-    )
-    forward_kinds: list[str] = Field(
+    forward_kinds: list[KindPattern] = Field(
         default_factory=lambda: ["*"],
         description="Event kinds sent upstream (shell patterns); `cloud.verdict` never is.",
     )
-    drop_kinds: list[str] = Field(
-        default_factory=lambda: ["sensor.reading", "sensor.reading.*"],
-        description="Event kinds never sent upstream, even if forwarded (raw readings).",
+    drop_kinds: list[KindPattern] = Field(
+        default_factory=list,
+        description="Event kinds never sent upstream, even if forwarded (shell patterns, e.g. "
+        "`sensor.summary` to keep summaries local).",
     )
     outbox: OutboxSection = Field(default_factory=OutboxSection, description="Durable outbox.")
     retry: RetrySection = Field(default_factory=RetrySection, description="Retry backoff.")
@@ -157,4 +173,34 @@ class CloudSection(Section):
     def _url_when_enabled(self) -> CloudSection:
         if self.enabled and self.url is None:
             raise ValueError("cloud.url is required when cloud.enabled is true")
+        if self.insecure_urls() and not self.allow_insecure:
+            listed = ", ".join(self.insecure_urls())
+            msg = (
+                f"a token would be sent in clear text to {listed}: use https://, "
+                "or set allow_insecure: true"
+            )
+            raise ValueError(msg)
         return self
+
+    def insecure_urls(self) -> list[str]:
+        """Plain-HTTP, non-loopback endpoints a token would be sent to (with passwords masked)."""
+        if self.token is None and self.token_file is None:
+            return []
+        return [
+            f"{parts.scheme}://{parts.hostname}"
+            for url in (self.url, self.oip_url)
+            if url is not None
+            and (parts := urlsplit(url)).scheme == "http"
+            and not _is_loopback(parts.hostname)
+        ]
+
+
+def _is_loopback(host: str | None) -> bool:
+    if host is None:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,10 +1,11 @@
-"""The `homeassistant:` section: MQTT discovery of the gateway and its sensors."""
+"""The `homeassistant:` section: MQTT discovery of the gateway, its sensors and cameras."""
 
 from __future__ import annotations
 
 from pydantic import Field
 
 from gateway.config.base import Section
+from gateway.config.topics import PublishTopic
 
 
 class HomeAssistantSection(Section):
@@ -12,12 +13,11 @@ class HomeAssistantSection(Section):
 
     discovery: bool = Field(
         True,
-        description="Announce the gateway, each configured sensor metric and each rule to "
-        "Home Assistant; remove entities of sensors no longer configured.",
+        description="Announce the gateway, each configured sensor metric and each rule, and "
+        "each camera's snapshot and per-label occupancy and count to Home Assistant; remove "
+        "entities no longer configured.",
     )
-    discovery_prefix: str = Field(
+    discovery_prefix: PublishTopic = Field(
         "homeassistant",
-        min_length=1,
-        pattern=r"^[^#+]+$",
         description="Home Assistant's discovery prefix; its birth message is `<prefix>/status`.",
     )

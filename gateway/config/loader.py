@@ -2,6 +2,13 @@
 
 Everything is checked before anything starts; every problem found is reported at once
 as a `ConfigError` whose `issues` carry file, line, dotted key path and reason.
+
+Loading is bounded in time and memory whatever the file holds: at most
+`MAX_CONFIG_BYTES` are read, nesting deeper than `MAX_DEPTH` is refused while the YAML is
+composed (before Python's recursion limit could be reached), and so is a document of more
+than `MAX_NODES` values once aliases are expanded ("billion laughs"), checked on the
+composed node graph before anything is built from it. An alias that refers to its own
+anchor (a recursive structure) is refused too.
 """
 
 from __future__ import annotations
@@ -20,6 +27,13 @@ from gateway.errors import ConfigError, ConfigIssue
 
 KeyPath: TypeAlias = tuple[str | int, ...]
 
+MAX_CONFIG_BYTES = 1_000_000
+"""A config file larger than this is refused unread (the example is ~10 KB)."""
+MAX_DEPTH = 32
+"""Deepest nesting of mappings and sequences accepted (the schema needs 6)."""
+MAX_NODES = 50_000
+"""Most values (scalars, mappings, sequences) in a document, with aliases expanded."""
+
 _ENV_REF = re.compile(r"\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 MINIMAL_EXAMPLE = "gateway: {id: gw1}\nmqtt: {host: 127.0.0.1, port: 1883}"
 
@@ -32,6 +46,86 @@ def format_path(path: KeyPath) -> str:
     return out
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """A SafeLoader whose composer refuses nesting deeper than MAX_DEPTH or MAX_NODES nodes."""
+
+    def __init__(self, stream: str, file: str) -> None:
+        super().__init__(stream)
+        self.file = file
+        self.depth = 0
+        self.nodes = 0
+        self.constructing_line: int | None = None
+
+    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
+        """Compose one node, counting depth and nodes (aliases count as one here)."""
+        self.depth += 1
+        self.nodes += 1
+        try:
+            if self.depth > MAX_DEPTH:
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+                raise _limit(self.file, line, f"nested deeper than {MAX_DEPTH} levels")
+            if self.nodes > MAX_NODES:
+                line = self.peek_event().start_mark.line + 1  # type: ignore[no-untyped-call]
+                raise _limit(self.file, line, f"more than {MAX_NODES} values")
+            node: yaml.Node | None = super().compose_node(parent, index)  # type: ignore[arg-type]
+            return node
+        finally:
+            self.depth -= 1
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        """Construct one node, remembering its line for errors raised by constructors."""
+        self.constructing_line = node.start_mark.line + 1
+        return super().construct_object(node, deep)
+
+
+def _limit(file: str, line: int | None, reason: str) -> ConfigError:
+    return ConfigError([ConfigIssue(file, line, "", f"refused: {reason}")])
+
+
+def _check_expansion(file: str, root: yaml.Node) -> None:
+    """Refuse a node graph that expands past MAX_NODES / MAX_DEPTH or contains a cycle.
+
+    Aliases make the composed document a graph; everything after this (construction,
+    line index, env substitution, validation) walks it as a tree. Sizes and depths are
+    memoised per node, so the check costs one visit per composed node: an alias either
+    points at a node already measured (it came earlier in the document) or at an
+    ancestor still being measured, which is a cycle.
+    """
+    measured: dict[int, tuple[int, int]] = {}  # id(node) -> (expanded size, depth)
+    open_nodes: set[int] = set()
+
+    def measure(node: yaml.Node) -> tuple[int, int]:
+        key = id(node)
+        if key in measured:
+            return measured[key]
+        line = node.start_mark.line + 1
+        if key in open_nodes:
+            raise _limit(file, line, "an alias refers to its own anchor (a recursive structure)")
+        open_nodes.add(key)
+        children: list[yaml.Node] = []
+        if isinstance(node, yaml.MappingNode):
+            for key_node, value_node in node.value:
+                children += (key_node, value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            children = list(node.value)
+        size, depth = 1, 1
+        for child in children:
+            child_size, child_depth = measure(child)
+            size += child_size
+            depth = max(depth, child_depth + 1)
+            if size > MAX_NODES:
+                raise _limit(file, line, f"expands to more than {MAX_NODES} values (YAML aliases)")
+            if depth > MAX_DEPTH:
+                raise _limit(
+                    file, line, f"nested deeper than {MAX_DEPTH} levels once aliases expand"
+                )
+        open_nodes.discard(key)
+        measured[key] = (size, depth)
+        return size, depth
+
+    measure(root)
+
+
 class _Document:
     """A parsed YAML document plus the line of every key path in it."""
 
@@ -39,15 +133,22 @@ class _Document:
         self.file = file
         self.lines: dict[KeyPath, int] = {}
         self.issues: list[ConfigIssue] = []
-        loader = yaml.SafeLoader(text)
+        if len(text) > MAX_CONFIG_BYTES:
+            raise _limit(file, None, f"larger than {MAX_CONFIG_BYTES} bytes")
+        loader = _BoundedLoader(text, file)
         try:
             node = loader.get_single_node()
+            if node is not None:
+                _check_expansion(file, node)
             self.data: Any = None if node is None else loader.construct_document(node)
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
             line = mark.line + 1 if mark is not None else None
             reason = getattr(exc, "problem", None) or str(exc)
             raise ConfigError([ConfigIssue(file, line, "", f"invalid YAML: {reason}")]) from exc
+        except (ValueError, TypeError, OverflowError) as exc:  # e.g. a timestamp 2024-13-45
+            line = loader.constructing_line
+            raise ConfigError([ConfigIssue(file, line, "", f"invalid YAML: {exc}")]) from exc
         finally:
             loader.dispose()
         if node is not None:
@@ -170,7 +271,11 @@ def load_config(path: str | Path, *, env: Mapping[str, str] | None = None) -> Ga
     """Load and validate a config file; raise `ConfigError` with file:line: key: reason."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as f:  # read at most one byte past the cap: never a huge file
+            raw = f.read(MAX_CONFIG_BYTES + 1)
+        if len(raw) > MAX_CONFIG_BYTES:
+            raise _limit(str(path), None, f"larger than {MAX_CONFIG_BYTES} bytes")
+        text = raw.decode("utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         raise ConfigError([ConfigIssue(str(path), None, "", f"cannot read: {why}")]) from exc

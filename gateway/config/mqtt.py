@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, model_validator
 
-from gateway.config.base import Section
+from gateway.config.backoff import BackoffConfig
+from gateway.config.base import OptionalSecret, Section
 from gateway.config.paths import ConfigPath
+from gateway.config.topics import PublishTopic
 
 
 class TlsConfig(Section):
@@ -39,20 +41,6 @@ class TlsConfig(Section):
         return self
 
 
-class ReconnectConfig(Section):
-    """Reconnect backoff: exponential with full jitter, capped."""
-
-    min_delay_s: float = Field(0.5, gt=0, le=60, description="First retry delay (seconds).")
-    max_delay_s: float = Field(30.0, gt=0, le=3600, description="Cap on the retry delay.")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> ReconnectConfig:
-        if self.max_delay_s < self.min_delay_s:
-            msg = "max_delay_s must be >= min_delay_s"
-            raise ValueError(msg)
-        return self
-
-
 class MqttConfig(Section):
     """Connection to the MQTT broker the gateway lives on."""
 
@@ -69,18 +57,23 @@ class MqttConfig(Section):
     )
     keepalive_s: int = Field(30, ge=5, le=65535, description="MQTT keepalive interval.")
     username: str | None = Field(None, description="Username for broker authentication.")
-    password: SecretStr | None = Field(
-        None, description="Password; prefer `${ENV_VAR}` or `password_file`."
+    password: OptionalSecret = Field(
+        None,
+        description="Password; prefer `${ENV_VAR}` or `password_file`. Empty (an unset "
+        "`${VAR:-}`): none.",
     )
     password_file: ConfigPath | None = Field(
         None, description="File whose content (stripped) is the password (Docker/K8s secrets)."
     )
     tls: TlsConfig = Field(default_factory=TlsConfig, description="TLS settings.")
-    topic_prefix: str | None = Field(
-        None, description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset."
+    topic_prefix: PublishTopic | None = Field(
+        None,
+        description="Prefix of every gateway topic; `edgegw/<gateway id>` when unset. "
+        "Published to: no wildcards.",
     )
-    reconnect: ReconnectConfig = Field(
-        default_factory=ReconnectConfig, description="Reconnect backoff."
+    reconnect: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(min_delay_s=0.5, max_delay_s=30.0),
+        description="Reconnect backoff.",
     )
     max_queued_messages: int = Field(
         10_000,

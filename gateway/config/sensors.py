@@ -11,19 +11,25 @@ with its file, line and key before anything starts.
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StringConstraints, model_validator
 
-from devices.decoders import DecoderConfigError, make_decoder
+from devices.decoders import DECODERS, DecoderConfigError, make_decoder
 from gateway.config.base import Section
 from gateway.config.sections import ID_PATTERN
+from gateway.config.topics import SubscribeFilter
 
 METRIC_PATTERN = r"^[a-z0-9][a-z0-9_]{0,63}$"
 """Metric names as the decoders produce them: lower case, digits and `_`."""
 
 Statistic = Literal["mean", "last", "min", "max"]
 MetricName = Annotated[str, StringConstraints(pattern=METRIC_PATTERN)]
+
+if TYPE_CHECKING:
+    DecoderName = str
+else:  # the registry's keys as a Literal: pydantic checks it, the JSON schema lists it
+    DecoderName = Literal[tuple(DECODERS)]
 
 
 class MetricConfig(Section):
@@ -128,10 +134,10 @@ class SensorConfig(Section):
 
     id: str = Field(..., pattern=ID_PATTERN, description="Unique sensor id.")
     name: str | None = Field(None, description="Display name in Home Assistant; the id if unset.")
-    topic: str = Field(..., min_length=1, description="MQTT topic filter (wildcards allowed).")
-    decoder: Literal["plain", "json", "tasmota", "zigbee2mqtt", "shelly"] = Field(
-        "json", description="Payload decoder for this topic."
+    topic: SubscribeFilter = Field(
+        ..., description="MQTT topic filter (`+` a whole level, `#` alone in the last level)."
     )
+    decoder: DecoderName = Field("json", description="Payload decoder for this topic.")
     decoder_options: dict[str, Any] = Field(
         default_factory=dict,
         description="Keyword options of the decoder (e.g. json: `fields`, `units`, "

@@ -10,19 +10,33 @@ command that fetches it.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import TYPE_CHECKING, Literal, Self
 
 from pydantic import Field, model_validator
 
+from gateway.config.backoff import BackoffConfig
 from gateway.config.base import Section
+from gateway.config.motion import MotionConfig
+from gateway.config.objects import ObjectsConfig
 from gateway.config.paths import ConfigPath
 from gateway.config.sections import ID_PATTERN
-from gateway.vision.motion_config import MotionConfig
-from gateway.vision.tracker_config import TrackerConfig
+from gateway.config.topics import filter_problem
+from gateway.config.tracker import TrackerConfig
+from gateway.inference.outputs import DECODERS
 
-DecoderName = Literal["mediapipe_ssd", "tflite_ssd", "yolo", "classifier"]
+if TYPE_CHECKING:
+    DecoderName = str
+else:  # the registry's keys as a Literal: pydantic checks it, the JSON schema lists it
+    DecoderName = Literal[tuple(DECODERS)]
 NormalizationName = Literal["[-1,1]", "[0,1]", "raw"]
 OptionValue = str | int | float | bool
+# devices.cameras.guard's defaults, spelled out so loading a config never imports OpenCV
+# (tests/vision_pipeline checks they agree).
+DEFAULT_MAX_PIXELS = 4096 * 2304
+DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024
+
+if TYPE_CHECKING:
+    from devices.cameras.guard import ImageLimits
 
 
 class EscalationConfig(Section):
@@ -63,7 +77,15 @@ class CameraEventsConfig(Section):
         10.0,
         ge=0.0,
         le=3600.0,
-        description="Least seconds between `update` events of one track (0: no updates).",
+        description="Least seconds between a track's `update` events (and after its `start`); "
+        "an update is sent only when its label, zones or best score changed (0: no updates).",
+    )
+    update_score_step: float = Field(
+        0.05,
+        gt=0.0,
+        le=1.0,
+        description="Rise of a track's best score, since its last event, that is worth an "
+        "`update`.",
     )
     snapshot: bool = Field(
         True, description="Publish a retained JPEG of a track's best frame on `.../snapshot`."
@@ -75,11 +97,9 @@ class CameraEventsConfig(Section):
     )
 
 
-class ReconnectConfig(Section):
-    """Backoff for OpenCV sources that fail to open or stop delivering frames."""
+class SourceRetryConfig(BackoffConfig):
+    """Backoff for OpenCV sources that fail to open or stop delivering frames, and timeouts."""
 
-    min_delay_s: float = Field(1.0, gt=0.0, le=600.0, description="First retry delay.")
-    max_delay_s: float = Field(30.0, gt=0.0, le=3600.0, description="Cap of the retry delay.")
     open_timeout_s: float = Field(
         10.0, gt=0.0, le=600.0, description="Give up opening a stream after this long."
     )
@@ -123,6 +143,10 @@ class CameraConfig(Section):
     motion: MotionConfig = Field(
         default_factory=MotionConfig, description="Motion gating (`enabled: false`: whole frames)."
     )
+    objects: ObjectsConfig = Field(
+        default_factory=ObjectsConfig,
+        description="Whole-frame look for still objects and per-label detection filters.",
+    )
     tracker: TrackerConfig = Field(
         default_factory=TrackerConfig, description="Tracker, zones and detection filters."
     )
@@ -132,9 +156,31 @@ class CameraConfig(Section):
     events: CameraEventsConfig = Field(
         default_factory=CameraEventsConfig, description="Events, counts and snapshots."
     )
-    reconnect: ReconnectConfig = Field(
-        default_factory=ReconnectConfig, description="Reconnect backoff for OpenCV sources."
+    reconnect: SourceRetryConfig = Field(
+        default_factory=SourceRetryConfig, description="Reconnect backoff for OpenCV sources."
     )
+    max_pixels: int = Field(
+        DEFAULT_MAX_PIXELS,
+        ge=1,
+        le=100_000_000,
+        description="Frames whose header claims more pixels (width x height) are dropped "
+        "before decoding and counted as `too_many_pixels` (default: 4096x2304, a 4K camera "
+        "with a margin).",
+    )
+    max_frame_bytes: int = Field(
+        DEFAULT_MAX_FRAME_BYTES,
+        ge=1024,
+        le=256 * 1024 * 1024,
+        description="MQTT frames larger than this (after base64) are dropped undecoded and "
+        "counted as `too_large`.",
+    )
+
+    @property
+    def image_limits(self) -> ImageLimits:
+        """The decode limits for this camera's frames."""
+        from devices.cameras.guard import ImageLimits
+
+        return ImageLimits(max_pixels=self.max_pixels, max_bytes=self.max_frame_bytes)
 
     @property
     def mqtt_topic(self) -> str | None:
@@ -145,6 +191,9 @@ class CameraConfig(Section):
     def _check_source(self) -> Self:
         if self.mqtt_topic is not None and not self.mqtt_topic:
             msg = "source `mqtt:` needs a topic, e.g. `mqtt:cameras/door/jpeg`"
+            raise ValueError(msg)
+        if self.mqtt_topic is not None and (problem := filter_problem(self.mqtt_topic)):
+            msg = f"source: {problem}"
             raise ValueError(msg)
         return self
 
@@ -169,7 +218,11 @@ class ModelConfig(Section):
         description="Input scaling: `[-1,1]`, `[0,1]` or `raw` 0-255 (default: the store's, "
         "or `[0,1]` for a file).",
     )
-    letterbox: bool = Field(True, description="Keep the aspect ratio, padding to the input.")
+    letterbox: bool | None = Field(
+        None,
+        description="Keep the aspect ratio, padding to the input (default: the store's "
+        "choice for the model, else true; SSD models trained on stretched images say false).",
+    )
     num_threads: int = Field(2, ge=1, le=64, description="Interpreter threads.")
     delegate: str | None = Field(
         None, description="External delegate library, e.g. `libedgetpu.so.1` for a Coral."
@@ -181,6 +234,11 @@ class ModelConfig(Section):
         default_factory=dict,
         description="Extra decoder options (e.g. `anchors`, `iou_threshold`, `layout`).",
     )
+    load_retry: BackoffConfig = Field(
+        default_factory=lambda: BackoffConfig(min_delay_s=1.0, max_delay_s=60.0),
+        description="Backoff between attempts to load a model that cannot be used (the "
+        "camera waits; the other cameras go on).",
+    )
 
     @model_validator(mode="after")
     def _name_or_path(self) -> Self:
@@ -188,10 +246,10 @@ class ModelConfig(Section):
             msg = "give exactly one of `name` (model store) or `path` (your own .tflite)"
             raise ValueError(msg)
         if self.path is not None and self.decoder is None:
-            msg = "a model given by `path` needs `decoder` (mediapipe_ssd, tflite_ssd, yolo, ...)"
+            msg = f"a model given by `path` needs `decoder` ({', '.join(DECODERS)})"
             raise ValueError(msg)
         if self.name is not None:
-            from gateway.vision.models import CATALOGUE
+            from gateway.inference.catalog import CATALOGUE
 
             if self.name not in CATALOGUE:
                 msg = f"unknown model {self.name!r}; the store has: {', '.join(sorted(CATALOGUE))}"
@@ -202,3 +260,23 @@ class ModelConfig(Section):
     def model_file(self) -> str | Path:
         """Return the store name or the file path, as `models.resolve` takes it."""
         return self.path if self.path is not None else str(self.name)
+
+
+def tracked_labels(camera: CameraConfig, model: ModelConfig | None) -> tuple[str, ...]:
+    """The labels a camera reports, as far as the config tells (for counts and HA entities).
+
+    `tracker.labels` when given; `motion` for a camera without a model; else the model's
+    labels when the config or the model store lists them (not read from a labels file);
+    else none known until seen.
+    """
+    if camera.tracker.labels:
+        return tuple(dict.fromkeys(camera.tracker.labels))
+    if model is None:
+        return ("motion",)
+    if isinstance(model.labels, list):
+        return tuple(dict.fromkeys(model.labels))
+    if model.labels is None and model.name is not None:
+        from gateway.inference.catalog import CATALOGUE
+
+        return CATALOGUE[model.name].labels
+    return ()

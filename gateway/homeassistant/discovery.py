@@ -5,11 +5,17 @@
 - Each configured sensor is a device (`via_device`: the gateway); each of its configured
   metrics is a `sensor` reading `<prefix>/sensors/<sensor>/state`, each rule a
   `binary_sensor` (device class `problem`) on the same topic.
+- Each enabled camera is a device (`via_device`: the gateway) with, per label it tracks
+  (`tracked_labels`: `tracker.labels`, `motion` without a model, else the model's listed
+  labels), an occupancy `binary_sensor` on `<prefix>/cameras/<cam>/<label>/occupancy`
+  (`ON`/`OFF`) and a count `sensor` on `<prefix>/cameras/<cam>/<label>`, plus an `image`
+  entity showing the retained JPEG of `<prefix>/cameras/<cam>/snapshot`. A label that is
+  not a plain word (`traffic light`) gets an id with `_` for every other character.
 - Every entity's `availability` is `<prefix>/status` (`online`/`offline`, the Will).
 - Configs are retained; sent again when Home Assistant's birth message
   (`<discovery prefix>/status` = `online`) arrives.
 - A retained config under this gateway's node that the current config no longer has
-  (a removed sensor, metric or rule) is deleted with an empty retained payload, as HA
+  (a removed sensor, metric, rule, camera or label) is deleted with an empty retained payload, as HA
   documents: retained configs come back on subscribe, so this also cleans up after the
   gateway was reconfigured while it was down.
 
@@ -20,10 +26,12 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from typing import Any
 
 from gateway import __version__
 from gateway.config import GatewayConfig, SensorConfig
+from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.mqtt.bus import Message, MqttBus
 from gateway.mqtt.topics import Topics
 
@@ -41,6 +49,11 @@ STATS_ENTITIES: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("alerts", "Alerts", None, None, "sensors_alerts"),
     ("reduction_ratio", "Reduction ratio", None, None, "sensors_reduction_ratio"),
 )
+
+
+def _slug(label: str) -> str:
+    """`label` as an object/unique id part: HA allows `[a-zA-Z0-9_-]` there."""
+    return re.sub(r"[^A-Za-z0-9_]", "_", label)
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
@@ -149,6 +162,48 @@ class _Builder:
             }
         return out
 
+    def camera_entities(
+        self, camera: CameraConfig, model: ModelConfig | None
+    ) -> dict[str, dict[str, Any]]:
+        cam = camera.id
+        base = f"{self.node}_camera_{cam}"
+        device = {"identifiers": [base], "name": cam, "via_device": self.node}
+        out: dict[str, dict[str, Any]] = {
+            self.topic("image", f"camera_{cam}-snapshot"): {
+                "name": "Snapshot",
+                "unique_id": f"{base}_snapshot",
+                "image_topic": self.topics.camera_snapshot(cam),
+                "content_type": "image/jpeg",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            }
+        }
+        for label in tracked_labels(camera, model):
+            slug = _slug(label)
+            title = label.replace("_", " ").capitalize()
+            out[self.topic("binary_sensor", f"camera_{cam}-{slug}-occupancy")] = {
+                "name": f"{title} occupancy",
+                "unique_id": f"{base}_{slug}_occupancy",
+                "state_topic": self.topics.camera_occupancy(cam, label),
+                "payload_on": "ON",
+                "payload_off": "OFF",
+                "device_class": "occupancy",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            }
+            out[self.topic("sensor", f"camera_{cam}-{slug}-count")] = {
+                "name": f"{title} count",
+                "unique_id": f"{base}_{slug}_count",
+                "state_topic": self.topics.camera_count(cam, label),
+                "state_class": "measurement",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            }
+        return out
+
 
 def discovery_configs(config: GatewayConfig, topics: Topics) -> dict[str, bytes]:
     """Every discovery config of `config`: retained topic -> JSON payload."""
@@ -156,6 +211,11 @@ def discovery_configs(config: GatewayConfig, topics: Topics) -> dict[str, bytes]
     docs = builder.gateway_entities()
     for sensor in config.sensors:
         docs.update(builder.sensor_entities(sensor))
+    models = {m.id: m for m in config.models}
+    for camera in config.cameras:
+        if camera.enabled:
+            model = models.get(camera.model) if camera.model is not None else None
+            docs.update(builder.camera_entities(camera, model))
     return {topic: _dumps(doc) for topic, doc in docs.items()}
 
 

@@ -10,6 +10,13 @@
   (at-least-once for QoS 1).
 - Routes incoming messages to handlers by MQTT wildcard filter; a handler that raises is
   logged (rate-limited) and counted, and the bus keeps going.
+- A subscription the broker refuses (SUBACK failure: ACL, quota) or the client library
+  refuses (an invalid filter) is logged, counted and kept in `refused()`; the other
+  subscriptions go on. `SubscriptionWatch`, a supervised component, retries refused ones
+  and fails (so the supervisor backs off and restarts it, and health says so) while any
+  stays refused.
+- The connection task never dies on an unexpected error: it is logged with its
+  traceback, `offline` is published, and it reconnects with backoff.
 """
 
 from __future__ import annotations
@@ -32,11 +39,11 @@ import aiomqtt
 
 from gateway.backoff import Backoff
 from gateway.config import MqttConfig
-from gateway.errors import BusNotConnectedError
+from gateway.errors import BusError, BusNotConnectedError
 from gateway.logs import RateLimitedLog
 from gateway.mqtt.tls import tls_context
 from gateway.mqtt.topics import TopicFilter
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +77,29 @@ class Subscription:
     qos: int
     name: str
     filter: TopicFilter
+
+
+@dataclass(slots=True, frozen=True)
+class RefusedSubscription:
+    """A subscription the broker or the client library refused, and why."""
+
+    name: str
+    pattern: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.pattern!r}): {self.reason}"
+
+
+def _refusal(granted: object) -> str | None:
+    """Why a SUBACK refused the filter (MQTT 3.1.1: 0x80; MQTT 5: a code >= 0x80), or None."""
+    codes = granted if isinstance(granted, list | tuple) else [granted]
+    for code in codes:
+        if getattr(code, "is_failure", False):
+            return f"refused by the broker: {code}"
+        if isinstance(code, int) and code >= 0x80:
+            return f"refused by the broker: SUBACK 0x{code:02x}"
+    return None
 
 
 @dataclass(slots=True, eq=False)
@@ -165,6 +195,9 @@ class MqttBus:
         self._in_session = False
         self._not_connecting = asyncio.Event()
         self._not_connecting.set()
+        self._refused: dict[str, RefusedSubscription] = {}
+        self.refusal = asyncio.Event()
+        """Set when a subscription is refused (`SubscriptionWatch` waits on it)."""
         self._dispatch_queue = _dispatch_queue_type(self._on_mqtt_message)
         self._m_in = stats.counter("mqtt_messages_in", "MQTT messages received.")
         self._m_out = stats.counter("mqtt_messages_out", "MQTT messages published and acked.")
@@ -176,6 +209,14 @@ class MqttBus:
         )
         self._m_reconnects = stats.counter("mqtt_reconnects", "Reconnects after a connection.")
         self._m_failures = stats.counter("mqtt_connect_failures", "Failed connection attempts.")
+        self._m_refused = stats.counter(
+            "mqtt_subscribe_refused", "Subscribe attempts refused, by subscription.", ["handler"]
+        )
+        stats.gauge_fn(
+            "mqtt_subscriptions_refused",
+            "Subscriptions currently refused (their messages are not processed).",
+            lambda: float(len(self._refused)),
+        )
         stats.gauge_fn("mqtt_queue_depth", "Messages waiting to be published.", self.queue_depth)
         stats.gauge_fn("mqtt_connected", "1 while connected to the broker.", self._is_connected)
 
@@ -237,28 +278,35 @@ class MqttBus:
         self._routes.clear()
         if self._client is not None and self._task_group is not None:
             self._task_group.create_task(
-                self._client.subscribe(pattern, qos), name=f"mqtt-subscribe:{pattern}"
+                self._subscribe(self._client, sub), name=f"mqtt-subscribe:{pattern}"
             )
         return sub
+
+    def refused(self) -> list[RefusedSubscription]:
+        """Subscriptions refused at their last attempt (their messages are not processed)."""
+        return list(self._refused.values())
+
+    async def retry_refused(self) -> list[RefusedSubscription]:
+        """Subscribe again to each refused filter (when connected); those still refused."""
+        client = self._client
+        if client is None:
+            return self.refused()
+        for pattern in list(self._refused):
+            sub = next((s for s in self._subs if s.pattern == pattern), None)
+            if sub is None:  # pragma: no cover - subscriptions are never removed
+                del self._refused[pattern]
+                continue
+            try:
+                await self._subscribe(client, sub)
+            except aiomqtt.MqttError:  # the connection dropped: the reconnect subscribes all
+                break
+        return self.refused()
 
     def publish(
         self, topic: str, payload: bytes | str, *, qos: int = 0, retain: bool = False
     ) -> None:
         """Queue a message; it goes out now or when the broker is back. Never blocks."""
         self._enqueue(topic, payload, qos=qos, retain=retain, wait=False)
-
-    async def publish_and_wait(
-        self,
-        topic: str,
-        payload: bytes | str,
-        *,
-        qos: int = 1,
-        retain: bool = False,
-    ) -> None:
-        """Queue a message and wait until the broker acknowledged it (for QoS 1)."""
-        done = self._enqueue(topic, payload, qos=qos, retain=retain, wait=True)
-        assert done is not None
-        await done
 
     def queue_depth(self) -> float:
         """Messages waiting to be published."""
@@ -340,15 +388,55 @@ class MqttBus:
                     self._in_session = True
                     stack.callback(setattr, self, "_in_session", False)
                     backoff.reset()
-                    await self._session(client)
+                    try:
+                        await self._session(client)
+                    except Exception as exc:
+                        if _first_mqtt_error(exc) is None:
+                            await self._say_offline(client)
+                        raise
             except (aiomqtt.MqttError, ExceptionGroup) as exc:
                 err = _first_mqtt_error(exc)
                 if err is None:
-                    raise
-                self._connection_lost(str(err) or type(err).__name__)
+                    self._unexpected(exc)
+                else:
+                    self._connection_lost(str(err) or type(err).__name__)
+            except Exception as exc:  # a bug must not silently end the connection task
+                self._unexpected(exc)
             delay = backoff.next_delay()
             log.debug("next connection attempt in %.2fs", delay)
             await asyncio.sleep(delay)
+
+    async def _say_offline(self, client: aiomqtt.Client) -> None:
+        """Publish `offline` before a clean disconnect (no Will then), best effort."""
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(min(1.0, self._flush_timeout_s)):
+                await client.publish(self.status_topic, OFFLINE, qos=1, retain=True)
+
+    def _unexpected(self, exc: BaseException) -> None:
+        log.error("MQTT connection task failed unexpectedly: %r; reconnecting", exc, exc_info=exc)
+        self._connection_lost(f"internal error: {exc!r}")
+
+    async def _subscribe(self, client: aiomqtt.Client, sub: Subscription) -> bool:
+        """Subscribe `sub`; a refusal is recorded, counted and logged, never raised."""
+        try:
+            granted = await client.subscribe(sub.pattern, sub.qos)
+        except ValueError as exc:  # paho checks the filter before sending it
+            reason: str | None = f"invalid topic filter: {exc}"
+        else:
+            reason = _refusal(granted)
+        pattern = sub.pattern
+        if reason is None:
+            if self._refused.pop(pattern, None) is not None:
+                log.info("subscription %s (%r) accepted by the broker now", sub.name, pattern)
+            return True
+        names = ", ".join(s.name for s in self._subs if s.pattern == pattern)
+        refused = RefusedSubscription(names, pattern, reason)
+        if self._refused.get(pattern) != refused:
+            log.error("subscription %s; its messages are not processed", refused)
+        self._refused[pattern] = refused
+        self._m_refused.labels(sub.name).inc()
+        self.refusal.set()
+        return False
 
     def _connection_lost(self, reason: str) -> None:
         was_connected = self.connected.is_set()
@@ -386,7 +474,7 @@ class MqttBus:
         while pending := [s for s in self._subs if s.pattern not in done]:
             for sub in pending:
                 if sub.pattern not in done:
-                    await client.subscribe(sub.pattern, sub.qos)
+                    await self._subscribe(client, sub)  # a refusal is kept, not raised
                     done.add(sub.pattern)
         log.info(
             "connected to MQTT broker %s:%d as %s%s",
@@ -500,3 +588,29 @@ class MqttBus:
                 self._queue.popleft()
             self._queue.extendleft(reversed(ordered))
         self._queue_ready.set()
+
+
+class SubscriptionWatch:
+    """Component `mqtt-subscriptions`: fails while the broker refuses a subscription.
+
+    Each run retries the refused subscriptions; while any stays refused it raises
+    `BusError`, so the supervisor logs it, reports the component as restarting (health)
+    and runs it again after its backoff. Otherwise it waits for the next refusal.
+    """
+
+    name = "mqtt-subscriptions"
+
+    def __init__(self, bus: MqttBus) -> None:
+        self.bus = bus
+
+    async def run(self) -> None:
+        """Retry refused subscriptions; raise while any is refused; else wait."""
+        while True:
+            if self.bus.refused():
+                refused = await self.bus.retry_refused()
+                if refused:
+                    listed = "; ".join(str(r) for r in refused)
+                    msg = f"subscription(s) refused: {listed}"
+                    raise BusError(msg)
+            self.bus.refusal.clear()
+            await self.bus.refusal.wait()

@@ -31,11 +31,6 @@ class TopicFilter:
         return len(levels) == len(self.levels)
 
 
-def matches(pattern: str, topic: str) -> bool:
-    """Whether `topic` matches the subscription filter `pattern` (`+` and `#`)."""
-    return TopicFilter.parse(pattern).matches(topic)
-
-
 @dataclass(slots=True, frozen=True)
 class Topics:
     """Every topic under `prefix` (default `edgegw/<gateway id>`)."""
@@ -63,6 +58,22 @@ class Topics:
     def camera_snapshot(self, camera: str) -> str:
         """JPEG of a camera's latest detection (retained)."""
         return f"{self.prefix}/cameras/{camera}/snapshot"
+
+    def camera_count(self, camera: str, label: str) -> str:
+        """Number of a camera's live tracks of `label` (retained)."""
+        return f"{self.prefix}/cameras/{camera}/{label}"
+
+    def camera_occupancy(self, camera: str, label: str) -> str:
+        """`ON` while a camera has a live track of `label`, else `OFF` (retained)."""
+        return f"{self.prefix}/cameras/{camera}/{label}/occupancy"
+
+    def camera_hard_case(self, camera: str) -> str:
+        """JPEG crops of a camera's hard cases (not retained)."""
+        return f"{self.prefix}/cameras/{camera}/hard_case"
+
+    def camera_verdict(self, camera: str) -> str:
+        """The cloud's latest verdict on a camera's hard cases (retained)."""
+        return f"{self.prefix}/cameras/{camera}/verdict"
 
     def command(self, name: str) -> str:
         """Commands to the gateway."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from gateway.config import GatewayConfig
@@ -9,7 +10,7 @@ from gateway.events import Events
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.runtime.supervisor import Supervisor
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 
 @dataclass(slots=True, frozen=True)
@@ -22,3 +23,7 @@ class RuntimeContext:
     topics: Topics
     events: Events
     supervisor: Supervisor
+
+
+PipelineStart = Callable[[RuntimeContext], Awaitable[None]]
+"""A pipeline's entry point: start its supervised components on the context."""

@@ -5,23 +5,23 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pydantic import BaseModel, SecretStr
 
 from gateway.config import GatewayConfig
 from gateway.events import Events
+from gateway.logs import url_secrets
 from gateway.mqtt.broker import EmbeddedBroker
-from gateway.mqtt.bus import MqttBus
+from gateway.mqtt.bus import MqttBus, SubscriptionWatch
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import Commands
-from gateway.runtime.context import RuntimeContext
+from gateway.runtime.context import PipelineStart, RuntimeContext
 from gateway.runtime.http import HttpEndpoint
-from gateway.runtime.pipelines import PIPELINES
 from gateway.runtime.stats_publisher import StatsPublisher
 from gateway.runtime.supervisor import Supervisor
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +32,8 @@ def config_secrets(model: BaseModel) -> Iterator[str]:
         value = getattr(model, name)
         if isinstance(value, SecretStr):
             yield value.get_secret_value()
+        elif isinstance(value, str) and "://" in value:
+            yield from url_secrets(value)  # rtsp://user:password@...
         elif isinstance(value, BaseModel):
             yield from config_secrets(value)
         elif isinstance(value, list):
@@ -41,10 +43,20 @@ def config_secrets(model: BaseModel) -> Iterator[str]:
 
 
 class Gateway:
-    """One gateway: embedded broker (optional), bus, and supervised components."""
+    """One gateway: embedded broker (optional), bus, and supervised components.
 
-    def __init__(self, config: GatewayConfig, *, stats: Stats | None = None) -> None:
+    `pipelines` are started in order once the bus and supervisor run (see `gateway.plugins`).
+    """
+
+    def __init__(
+        self,
+        config: GatewayConfig,
+        *,
+        pipelines: Sequence[PipelineStart],
+        stats: Stats | None = None,
+    ) -> None:
         self.config = config
+        self.pipelines = tuple(pipelines)
         self.stats = stats or Stats()
         self.topics = Topics(config.topic_prefix)
         self.bus: MqttBus | None = None
@@ -58,6 +70,8 @@ class Gateway:
         if self.bus is None or not self.bus.connected.is_set():
             why = self.bus.last_error if self.bus is not None else "not started"
             problems.append(f"mqtt not connected: {why}")
+        if self.bus is not None:
+            problems.extend(f"mqtt subscription {r}" for r in self.bus.refused())
         if self.supervisor is not None:
             problems.extend(f"component {n} is restarting" for n in self.supervisor.failing)
         return problems
@@ -85,6 +99,7 @@ class Gateway:
             self.events = Events(
                 bus=bus, topics=self.topics, stats=self.stats, gateway_id=cfg.gateway.id
             )
+            supervisor.start(SubscriptionWatch(bus))
             commands = Commands(bus=bus, topics=self.topics)
             commands.register("ping", self._cmd_ping)
             commands.register("stats", self._cmd_stats)
@@ -114,7 +129,7 @@ class Gateway:
                 events=self.events,
                 supervisor=supervisor,
             )
-            for start in PIPELINES:
+            for start in self.pipelines:
                 await start(ctx)
             log.info("gateway %s started (topics under %s/)", cfg.gateway.id, self.topics.prefix)
             self.started.set()
@@ -123,7 +138,13 @@ class Gateway:
         log.info("gateway %s stopped", cfg.gateway.id)
 
     async def _cmd_ping(self, _args: dict[str, Any]) -> dict[str, Any]:
-        return {"pong": True, "uptime_s": round(self.stats.uptime(), 3)}
+        problems = self.health_problems()
+        return {
+            "pong": True,
+            "uptime_s": round(self.stats.uptime(), 3),
+            "healthy": not problems,
+            "problems": problems,
+        }
 
     async def _cmd_stats(self, _args: dict[str, Any]) -> dict[str, Any]:
         return {"metrics": self.stats.snapshot()}

@@ -10,7 +10,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST
 
 from gateway.errors import ComponentError
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ import json
 import time
 
 from gateway.mqtt.bus import MqttBus
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 STATS_VERSION = 1
 

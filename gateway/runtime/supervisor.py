@@ -12,7 +12,7 @@ from typing import Protocol, Self
 
 from gateway.backoff import Backoff
 from gateway.errors import EdgegwError
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 log = logging.getLogger(__name__)
 

@@ -15,17 +15,13 @@ from __future__ import annotations
 
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from gateway.homeassistant import Discovery
 from gateway.logs import RateLimitedLog
+from gateway.runtime.context import RuntimeContext
 from gateway.sensors.clock import SensorClock
 from gateway.sensors.metrics import SensorMetrics, Totals, register_totals
 from gateway.sensors.pipeline import Outlets, SensorPipeline
-
-if TYPE_CHECKING:
-    # The runtime imports this package to start it: no import back at run time.
-    from gateway.runtime.context import RuntimeContext
 
 log = logging.getLogger(__name__)
 

@@ -63,7 +63,3 @@ class Liveness:
         """Monotonic time at which the next online device would turn offline."""
         online = [t for d, t in self._last.items() if d not in self._offline]
         return min(online, default=float("inf")) + self._expected_s
-
-    def is_online(self, device: str) -> bool:
-        """Whether `device` is not currently offline."""
-        return device not in self._offline

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from prometheus_client import Counter
 
 from devices.readings import DecodeError
-from gateway.stats import Stats
+from gateway.stats_registry import Stats
 
 
 @dataclass(slots=True)

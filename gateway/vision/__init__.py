@@ -1,12 +1,14 @@
-"""Vision: models, TFLite runtime, preprocessing and decoders.
+"""The camera pipeline: source -> motion -> detector on regions -> tracker -> cascade -> events.
 
-Heavy dependencies (OpenCV, LiteRT) load with the submodules that need them, so
-importing this package costs nothing:
+    gateway.vision.pipeline      `start(ctx)`: one supervised `CameraComponent` per camera
+    gateway.vision.component     a camera's source, worker thread, model loading, publisher
+    gateway.vision.camera        the worker thread (only the newest frame waits)
+    gateway.vision.analyzer      one frame's work: motion, detection on regions, tracking
+    gateway.vision.motion        motion gating (MOG2 blobs -> regions)
+    gateway.vision.tracker       object tracks with a start and an end
+    gateway.vision.cascade       settled / hard case / dropped, per track
+    gateway.vision.publisher     events, counts, snapshots and hard cases on the loop
+    gateway.vision.camera_stats  per-camera counters
 
-    gateway.vision.models      catalogue of real models on PyPI, fetch/list/resolve
-    gateway.vision.runtime     TFLiteModel, load_interpreter (LiteRT, tflite-runtime fallback)
-    gateway.vision.preprocess  Preprocessor, ImageTransform (letterbox, normalisation)
-    gateway.vision.decoders    mediapipe_ssd, tflite_ssd, yolo, classifier -> Detection
-    gateway.vision.detector    Detector: model + preprocessing + decoder
-    gateway.vision.samples     real test images from scikit-image's wheel
+Models run through `gateway.inference`.
 """

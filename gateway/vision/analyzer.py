@@ -11,38 +11,26 @@ detection model gives per-person boxes. With no model, blobs are tracked as `mot
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Literal
 
 import cv2
 import numpy as np
 
 from devices.cameras import Image, encode_jpeg
-from gateway.vision.decoders import ClassifierDecoder, Detection, nms
-from gateway.vision.detector import Detector
-from gateway.vision.geometry import Box, merge_overlapping, square_region
+from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.inference.detector import Detector
+from gateway.inference.geometry import Box, merge_overlapping, square_region
+from gateway.inference.outputs import ClassifierDecoder, Detection, nms
 from gateway.vision.groups import crop_box
-from gateway.vision.motion import MotionConfig, MotionDetector, MotionResult
-from gateway.vision.tracker import IoUTracker, Track, TrackerConfig, TrackUpdate
+from gateway.vision.motion import MotionDetector, MotionResult
+from gateway.vision.tracker import ObjectTracker, Track, TrackUpdate
 
-__all__ = ["AnalyzerSettings", "FrameAnalyzer", "FrameOutcome", "TrackReport"]
+__all__ = ["FrameAnalyzer", "FrameOutcome", "TrackReport"]
 
 Mode = Literal["detector", "classifier", "motion"]
 _NMS_IOU = 0.5
 _BOX_COLOUR = (0, 200, 255)
-
-
-@dataclass(slots=True, frozen=True)
-class AnalyzerSettings:
-    """What the analyzer needs from the camera's config."""
-
-    motion: MotionConfig = field(default_factory=MotionConfig)
-    tracker: TrackerConfig = field(default_factory=TrackerConfig)
-    score_threshold: float = 0.3
-    crop_margin: float = 8.0
-    snapshot_quality: int = 80
-    crop_quality: int = 90
-    snapshots: bool = True
 
 
 @dataclass(slots=True, frozen=True)
@@ -85,21 +73,36 @@ class _BestShot:
 
 
 class FrameAnalyzer:
-    """Motion gating, the model on regions, the tracker, and each track's best shot."""
+    """Motion gating, the model on regions, the tracker, and each track's best shot.
 
-    def __init__(self, detector: Detector | None, settings: AnalyzerSettings) -> None:
+    Takes the camera's config and its model's config as they are (motion, tracker,
+    events, score threshold) and the model loaded from the latter (None: motion only).
+    """
+
+    def __init__(
+        self,
+        camera: CameraConfig,
+        model: ModelConfig | None = None,
+        detector: Detector | None = None,
+    ) -> None:
         self.detector = detector
-        self.settings = settings
+        self.camera = camera
+        self._events = camera.events
+        self._score_threshold = model.score_threshold if model is not None else 0.0
         self.mode: Mode = "motion"
         if detector is not None:
             classifier = isinstance(detector.decoder, ClassifierDecoder)
             self.mode = "classifier" if classifier else "detector"
-        self.motion = MotionDetector(settings.motion)
-        self.tracker = IoUTracker(settings.tracker)
-        self._wanted = frozenset(settings.tracker.labels)
+        self.motion = MotionDetector(camera.motion)
+        self.tracker = ObjectTracker(camera.tracker)
+        self._wanted = frozenset(camera.tracker.labels)
         self._best: dict[int, _BestShot] = {}
         self._index = -1
         self._size: tuple[int, int] | None = None
+        self._last_full_frame: float | None = None
+        self._looked: tuple[Box, ...] | None = None
+        """Where the detector ran on this frame (None: the whole frame, or not a detector)."""
+        self.full_frame_passes = 0
 
     def process(self, image: Image, received_at: float) -> FrameOutcome:
         """Run one frame through motion, the model and the tracker."""
@@ -112,9 +115,10 @@ class FrameAnalyzer:
         self._size = (width, height)
         motion = self.motion.detect(image)
         started = time.perf_counter()
-        detections, calls = self._detect(image, motion)
+        self._looked = None
+        detections, calls = self._detect(image, motion, received_at)
         inference_ms = (time.perf_counter() - started) * 1000.0 if calls else 0.0
-        update = self.tracker.update(detections, received_at, self._index)
+        update = self.tracker.update(detections, received_at, self._index, looked=self._looked)
         self._remember(image, update)
         ended = [*(flushed.ended if flushed else []), *update.ended]
         return FrameOutcome(
@@ -143,12 +147,12 @@ class FrameAnalyzer:
 
     # ---- the model -----------------------------------------------------------------
 
-    def _detect(self, image: Image, motion: MotionResult) -> tuple[list[Detection], int]:
+    def _detect(self, image: Image, motion: MotionResult, ts: float) -> tuple[list[Detection], int]:
         if self.mode == "motion" or self.detector is None:
             return [Detection("motion", 1.0, b) for b in motion.boxes], 0
         if self.mode == "classifier":
             return self._classify_blobs(self.detector, image, motion.boxes)
-        return self._detect_regions(self.detector, image, motion.regions)
+        return self._detect_regions(self.detector, image, motion.regions, ts)
 
     def _classify_blobs(
         self, detector: Detector, image: Image, blobs: tuple[Box, ...]
@@ -161,7 +165,7 @@ class FrameAnalyzer:
         out: list[Detection] = []
         calls = 0
         for blob in blobs:
-            crop = _crop(image, blob.expand(self.settings.crop_margin).clip(width, height))
+            crop = _crop(image, blob.expand(self._events.crop_margin).clip(width, height))
             if crop is None:
                 continue
             calls += 1
@@ -169,21 +173,27 @@ class FrameAnalyzer:
             # The best *wanted* class (person), not the top-1 (which may be "non_person").
             best = max(wanted, key=lambda i: probs[i]) if wanted else int(np.argmax(probs))
             score = float(probs[best])
-            if score >= self.settings.score_threshold:
-                name = labels[best] if best < len(labels) else str(best)
-                out.append(Detection(name, score, blob))
+            name = labels[best] if best < len(labels) else str(best)
+            found = Detection(name, score, blob)
+            if score >= self._score_threshold and self._keeps(found):
+                out.append(found)
         return out, calls
 
     def _detect_regions(
-        self, detector: Detector, image: Image, regions: tuple[Box, ...]
+        self, detector: Detector, image: Image, regions: tuple[Box, ...], ts: float
     ) -> tuple[list[Detection], int]:
         height, width = image.shape[:2]
-        cfg = self.settings.motion
-        if cfg.enabled and regions:
-            # Also look around live tracks, so a slow object is not lost between blobs.
+        cfg = self.camera.motion
+        full = self._full_frame_due(ts, width, height)
+        if full is not None:
+            # Still objects make no motion: a periodic whole-frame look keeps them tracked.
+            regions = (*regions, full)
+        elif cfg.enabled and regions:
+            # Also look where live tracks are expected now, so a slow object is not lost
+            # between blobs and an unseen one is looked for where it should reappear.
             around = [
-                square_region(t.box.expand(cfg.region_margin), cfg.region_min_size, width, height)
-                for t in self.tracker.tracks
+                square_region(box.expand(cfg.region_margin), cfg.region_min_size, width, height)
+                for box in self.tracker.expected_boxes(ts)
             ]
             regions = tuple(
                 merge_overlapping(
@@ -194,6 +204,8 @@ class FrameAnalyzer:
                     height,
                 )
             )
+        if cfg.enabled:
+            self._looked = regions
         found: list[Detection] = []
         calls = 0
         for region in regions:
@@ -202,7 +214,7 @@ class FrameAnalyzer:
                 continue
             calls += 1
             for det in detector.detect(crop):
-                if det.score >= self.settings.score_threshold:
+                if det.score >= self._score_threshold and self._keeps(det):
                     b = det.box
                     box = Box(
                         b.x1 + region.x1, b.y1 + region.y1, b.x2 + region.x1, b.y2 + region.y1
@@ -211,6 +223,21 @@ class FrameAnalyzer:
         if len(regions) > 1 and len(found) > 1:
             found = _dedupe(found)
         return found, calls
+
+    def _full_frame_due(self, ts: float, width: int, height: int) -> Box | None:
+        interval = self.camera.objects.full_frame_interval_s
+        if not self.camera.motion.enabled or interval <= 0:
+            return None
+        last = self._last_full_frame
+        if last is not None and 0 <= ts - last < interval - 1e-6:  # float jitter of frame clocks
+            return None
+        self._last_full_frame = ts
+        self.full_frame_passes += 1
+        return Box(0.0, 0.0, float(width), float(height))
+
+    def _keeps(self, det: Detection) -> bool:
+        rule = self.camera.objects.filters.get(det.label)
+        return rule is None or rule.keeps(det.score, det.box.width, det.box.height)
 
     # ---- best shots ----------------------------------------------------------------
 
@@ -227,7 +254,7 @@ class FrameAnalyzer:
         if shot is None:
             return TrackReport(track, None, None)
         snapshot = None
-        if self.settings.snapshots:
+        if self._events.snapshot:
             canvas = shot.image.copy()
             x1, y1, x2, y2 = shot.box.to_int()
             cv2.rectangle(canvas, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
@@ -235,16 +262,14 @@ class FrameAnalyzer:
             cv2.putText(
                 canvas, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _BOX_COLOUR, 1
             )
-            snapshot = encode_jpeg(canvas, self.settings.snapshot_quality)
+            snapshot = encode_jpeg(canvas, self._events.snapshot_quality)
         crop_jpeg = None
         region = None
         if crop:
             h, w = shot.image.shape[:2]
-            region = crop_box(shot.box, self.settings.crop_margin, w, h)
+            region = crop_box(shot.box, self._events.crop_margin, w, h)
             piece = _crop(shot.image, region)
-            crop_jpeg = (
-                encode_jpeg(piece, self.settings.crop_quality) if piece is not None else None
-            )
+            crop_jpeg = encode_jpeg(piece, self._events.crop_quality) if piece is not None else None
         return TrackReport(track, snapshot, crop_jpeg, region if crop_jpeg else None)
 
     def _finish(self, track: Track) -> TrackReport:

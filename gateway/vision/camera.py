@@ -19,11 +19,12 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from devices.cameras import EncodedFrame, Frame, FrameIssue, Image, decode_frame
+from devices.cameras import EncodedFrame, Frame, FrameIssue, FrameProblem, Image, decode_frame
+from devices.cameras.guard import ImageIssue, ImageLimits
 from gateway.errors import ModelError
 from gateway.logs import RateLimitedLog
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
-from gateway.vision.stats import CameraStats
+from gateway.vision.camera_stats import CameraStats
 
 __all__ = ["CameraWorker"]
 
@@ -44,6 +45,7 @@ class CameraWorker:
         min_interval_s: float = 0.0,
         resize_width: int | None = None,
         rate_limited: RateLimitedLog | None = None,
+        limits: ImageLimits | None = None,
     ) -> None:
         self.camera_id = camera_id
         self.analyzer = analyzer
@@ -53,6 +55,7 @@ class CameraWorker:
         self._min_interval_s = min_interval_s
         self._resize_width = resize_width
         self._rl = rate_limited or RateLimitedLog(log)
+        self._limits = limits or ImageLimits()
         self._cond = threading.Condition()
         self._pending: EncodedFrame | Frame | None = None
         self._stopping = False
@@ -110,7 +113,7 @@ class CameraWorker:
 
     def _process(self, item: EncodedFrame | Frame) -> None:
         if isinstance(item, EncodedFrame):
-            decoded = decode_frame(item)
+            decoded = decode_frame(item, self._limits)
             if isinstance(decoded, FrameIssue):
                 self._bad_frame(decoded)
                 return
@@ -136,6 +139,10 @@ class CameraWorker:
             calls=outcome.detector_calls,
         )
         self._deliver(outcome)
+
+    def reject(self, issue: ImageIssue) -> None:
+        """Count and log a frame refused before it reached the worker (from any thread)."""
+        self._bad_frame(FrameIssue(FrameProblem(issue.problem.value), issue.detail, issue.size))
 
     def _bad_frame(self, issue: FrameIssue) -> None:
         self.stats.corrupt(issue.problem.value)

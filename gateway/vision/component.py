@@ -11,25 +11,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING
 
 from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
-from gateway.backoff import Backoff
-from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
 from gateway.errors import ModelError
-from gateway.logs import RateLimitedLog
+from gateway.inference.catalog import CATALOGUE, ModelSpec, resolve
+from gateway.inference.detector import Detector
+from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.bus import Message
-from gateway.vision.analyzer import AnalyzerSettings, FrameAnalyzer, FrameOutcome
+from gateway.runtime.context import RuntimeContext
+from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
-from gateway.vision.detector import Detector
-from gateway.vision.events import CameraPublisher
-from gateway.vision.models import CATALOGUE, resolve
-from gateway.vision.stats import CameraStats
+from gateway.vision.camera_stats import CameraStats
+from gateway.vision.publisher import CameraPublisher
 
-if TYPE_CHECKING:  # the runtime imports the pipelines: no import cycle at run time
-    from gateway.runtime.context import RuntimeContext
-
-__all__ = ["CameraComponent", "analyzer_settings", "build_detector"]
+__all__ = ["CameraComponent", "build_detector"]
 
 log = logging.getLogger(__name__)
 
@@ -52,24 +48,19 @@ def build_detector(model: ModelConfig) -> Detector:
         decoder=decoder,
         normalization=model.normalization or (spec.normalization if spec else "[0,1]"),
         labels=labels if labels is not None else None,
-        letterbox=model.letterbox,
+        letterbox=_letterbox(model, spec),
         num_threads=model.num_threads,
         delegate=model.delegate,
+        entry=spec,
         **options,
     )
 
 
-def analyzer_settings(camera: CameraConfig, model: ModelConfig | None) -> AnalyzerSettings:
-    """Return the analyzer's settings from a camera's (and its model's) config."""
-    return AnalyzerSettings(
-        motion=camera.motion,
-        tracker=camera.tracker,
-        score_threshold=model.score_threshold if model is not None else 0.0,
-        crop_margin=camera.events.crop_margin,
-        snapshot_quality=camera.events.snapshot_quality,
-        crop_quality=camera.events.crop_quality,
-        snapshots=camera.events.snapshot,
-    )
+def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
+    """Return the configured letterbox, else the store's choice for the model, else True."""
+    if model.letterbox is not None:
+        return model.letterbox
+    return spec.letterbox if spec is not None else True
 
 
 class CameraComponent:
@@ -81,7 +72,12 @@ class CameraComponent:
         self.model = model
         self.stats = CameraStats(ctx.stats, camera.id)
         self.publisher = CameraPublisher(
-            camera=camera, events=ctx.events, bus=ctx.bus, topics=ctx.topics, stats=self.stats
+            camera=camera,
+            events=ctx.events,
+            bus=ctx.bus,
+            topics=ctx.topics,
+            stats=self.stats,
+            labels=tracked_labels(camera, model),
         )
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
         self._worker: CameraWorker | None = None
@@ -117,13 +113,14 @@ class CameraComponent:
 
         worker = CameraWorker(
             camera_id=self.camera.id,
-            analyzer=FrameAnalyzer(detector, analyzer_settings(self.camera, self.model)),
+            analyzer=FrameAnalyzer(self.camera, self.model, detector),
             stats=self.stats,
             deliver=deliver,
             on_failure=on_failure,
             min_interval_s=1.0 / self.camera.detect_fps,
             resize_width=self.camera.resize_width,
             rate_limited=self._rl,
+            limits=self.camera.image_limits,
         )
         worker.start()
         capture = None
@@ -136,6 +133,8 @@ class CameraComponent:
                 retry=RetryPolicy(r.min_delay_s, r.max_delay_s, r.open_timeout_s, r.read_timeout_s),
                 loop=self.camera.loop,
                 name=f"capture:{self.camera.id}",
+                limits=self.camera.image_limits,
+                on_reject=worker.reject,
             )
             capture.start()
         self._worker = worker
@@ -162,9 +161,9 @@ class CameraComponent:
     def _on_capture(self, status: CaptureStatus) -> None:
         cam = self.camera.id
         if status.event is CaptureEvent.OPENED:
-            log.info("camera %s: source %s opened", cam, status.detail)
+            log.info("camera %s: source %s opened", cam, redact_urls(status.detail))
         elif status.event is CaptureEvent.ENDED:
-            log.info("camera %s: source ended (%s)", cam, status.detail)
+            log.info("camera %s: source ended (%s)", cam, redact_urls(status.detail))
             self._finish(None)
         else:
             self.stats.error("source")
@@ -172,7 +171,7 @@ class CameraComponent:
                 f"source:{cam}",
                 "camera %s: %s (%s); retrying in %.1fs",
                 cam,
-                status.detail,
+                redact_urls(status.detail),
                 status.event.value,
                 status.retry_in_s or 0.0,
             )
@@ -181,7 +180,7 @@ class CameraComponent:
         model = self.model
         if model is None:
             return None
-        backoff = Backoff(self.camera.reconnect.min_delay_s, 60.0)
+        backoff = model.load_retry.backoff()
         while True:
             try:
                 detector = await asyncio.to_thread(build_detector, model)

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from gateway.vision.geometry import Box
+from gateway.inference.geometry import Box
 
 __all__ = ["FractionBox", "Placement", "crop_box", "place_people"]
 

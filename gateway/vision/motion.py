@@ -19,9 +19,15 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from gateway.config.motion import MotionConfig
+from gateway.inference.geometry import (
+    Box,
+    Polygon,
+    merge_overlapping,
+    merge_vertical,
+    square_region,
+)
 from gateway.vision.blobsplit import split_mask_box
-from gateway.vision.geometry import Box, Polygon, merge_overlapping, merge_vertical, square_region
-from gateway.vision.motion_config import MotionConfig
 
 if TYPE_CHECKING:
     from cv2.typing import MatLike

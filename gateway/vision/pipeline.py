@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 
 from gateway.errors import ModelError
+from gateway.logs import redact_urls
 from gateway.runtime.context import RuntimeContext
 
 log = logging.getLogger(__name__)
@@ -21,8 +22,8 @@ async def start(ctx: RuntimeContext) -> None:
     cameras = [c for c in ctx.config.cameras if c.enabled]
     if not cameras:
         return
+    from gateway.inference.catalog import resolve
     from gateway.vision.component import CameraComponent
-    from gateway.vision.models import resolve
 
     models = {m.id: m for m in ctx.config.models}
     for camera in cameras:
@@ -37,4 +38,5 @@ async def start(ctx: RuntimeContext) -> None:
     for camera in cameras:
         model = models.get(camera.model) if camera.model is not None else None
         ctx.supervisor.start(CameraComponent(camera, model, ctx))
-        log.info("camera %s: %s, model %s", camera.id, camera.source, camera.model or "none")
+        source = redact_urls(camera.source)
+        log.info("camera %s: %s, model %s", camera.id, source, camera.model or "none")

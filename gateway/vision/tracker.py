@@ -1,38 +1,63 @@
-"""IoU tracker: one id per object across frames, with a start and an end.
+"""Object tracker: one id per object across frames, with a start and an end.
 
-Detections are matched to live tracks of the same label greedily, best IoU first; small
-boxes (whose IoU swings with a pixel of jitter) fall back to centre distance. A track is
-*started* (reported once) after `min_hits` matches; it *ends* after `max_misses` frames
-without a match or `max_age_s` seconds unseen. Tracks that never started vanish silently.
+Every track carries a Kalman filter (`BoxKalman`: constant velocity on the box's centre and
+size, time in seconds), so a detection is matched against where the object should be now,
+not where it was last seen. Each frame is associated in ByteTrack's order, each step one
+optimal assignment (`scipy.optimize.linear_sum_assignment`) with a gate, per label:
 
-Stitching (`stitch_s` > 0): a started track that missed frames is *lost*, not gone: a
-detection no live track took, whose centre lies within `stitch_distance` diagonals of the
-lost track's last box, continues it (same id) instead of starting a new track, until
-`stitch_s` seconds after it was last seen. So a person whose blob broke up for a moment
-(merged into a passer-by's, cut by a pole, scored low) stays one track and one event;
-the end of a track is reported when its stitch window closes.
+1. high-score detections (score >= `high_score`) against every started track, lost ones
+   included, by IoU with the predicted box (>= `iou_threshold`);
+2. low-score detections (`min_score` <= score < `high_score`) against the started tracks
+   still unmatched (IoU >= `low_iou_threshold`): a person half hidden by a post scores low,
+   and that keeps the track alive, but a low score never starts one;
+3. the high-score detections left against tentative tracks (IoU >= `iou_threshold`);
+4. the high-score detections still left start tentative tracks.
+
+Within a step, pairs whose boxes are smaller than `small_box_area` (their IoU swings with a
+pixel of jitter) may then match by centre distance among what is left.
+
+Lifecycle. A track is *tentative* until matched on `min_hits` consecutive frames; then it
+*starts* (reported once); a tentative track unmatched on a frame vanishes silently. A started
+track that goes unmatched keeps predicting: it is still reported active for `max_misses`
+frames, then it is *lost* (not reported active, still matchable) until `lost_s` seconds
+after it was last seen; a detection that matches its prediction meanwhile continues it with
+the same id. It *ends* when both have run out, or `max_age_s` after it was last seen. So a
+person walking behind a lamp post for a second stays one track and one event.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from gateway.vision.geometry import Box, Polygon
-from gateway.vision.tracker_config import TrackerConfig, ZoneConfig
+import numpy as np
+import numpy.typing as npt
+from scipy.optimize import linear_sum_assignment
+
+from gateway.config.tracker import TrackerConfig, ZoneConfig
+from gateway.inference.geometry import Box, Polygon
+from gateway.logs import RateLimitedLog
+from gateway.vision.kalman import BoxKalman, KalmanNoise
 
 __all__ = [
     "DetectionLike",
-    "IoUTracker",
+    "ObjectTracker",
     "Track",
     "TrackState",
     "TrackUpdate",
     "TrackerConfig",
     "ZoneConfig",
 ]
+
+log = logging.getLogger(__name__)
+
+Matrix = npt.NDArray[np.float64]
+_INFEASIBLE = 1e6
+"""Cost of a pair the gate forbids; far above any allowed pair or leaving both unmatched."""
 
 
 class DetectionLike(Protocol):
@@ -44,9 +69,6 @@ class DetectionLike(Protocol):
     def score(self) -> float: ...
     @property
     def box(self) -> Box: ...
-
-
-_STITCH_SIZE = 0.7  # a stitched detection's height is within [0.7, 1/0.7] of the track's
 
 
 class TrackState(StrEnum):
@@ -75,6 +97,7 @@ class Track:
     best_frame_index: int
     hits: int
     misses: int
+    """Processed frames since the last match."""
     zones: frozenset[str]
     """Zones the bottom-centre of the latest box is in."""
     zones_entered: frozenset[str]
@@ -89,7 +112,7 @@ class TrackUpdate:
     updated: list[Track]
     ended: list[Track]
     active: list[Track]
-    """Every started, not yet ended track after this frame."""
+    """Started, not yet ended tracks after this frame, lost ones excluded."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -99,8 +122,23 @@ class _Zone:
     labels: frozenset[str]
 
 
-class IoUTracker:
-    """Greedy per-label IoU tracker for one camera; call `update` once per processed frame."""
+@dataclass(slots=True)
+class _Live:
+    """A live track: its snapshot and its motion model."""
+
+    track: Track
+    kalman: BoxKalman
+
+
+@dataclass(slots=True, frozen=True)
+class _Pair:
+    live: _Live
+    det: int
+    """Index into the frame's accepted detections."""
+
+
+class ObjectTracker:
+    """Kalman + two-stage (ByteTrack) tracker for one camera; `update` once per frame."""
 
     def __init__(self, config: TrackerConfig | None = None) -> None:
         self.config = config if config is not None else TrackerConfig()
@@ -108,14 +146,23 @@ class IoUTracker:
             _Zone(z.name, Polygon.from_pairs(z.points), frozenset(z.labels))
             for z in self.config.zones
         ]
-        self._tracks: dict[int, Track] = {}
+        self._noise = KalmanNoise(self.config.velocity_noise, self.config.measurement_noise)
+        self._live: dict[int, _Live] = {}
         self._ids = itertools.count(1)
         self._frame_index = -1
+        self._last_ts: float | None = None
+        self._ratelog = RateLimitedLog(log)
+        self.late_frames = 0
+        """Frames whose time was before the previous frame's (handled as no time passing)."""
 
     @property
     def tracks(self) -> list[Track]:
-        """Every live track, tentative ones included."""
-        return list(self._tracks.values())
+        """Every live track, tentative and lost ones included."""
+        return [live.track for live in self._live.values()]
+
+    def expected_boxes(self, ts: float) -> list[Box]:
+        """Return where every live track is expected at `ts` (before `update` for that frame)."""
+        return [live.kalman.box_at(ts) for live in self._live.values()]
 
     def accepts(self, det: DetectionLike) -> bool:
         """Return True when `det` passes the label, score and area filters."""
@@ -127,52 +174,171 @@ class IoUTracker:
         )
 
     def update(
-        self, detections: Sequence[DetectionLike], ts: float, frame_index: int | None = None
+        self,
+        detections: Sequence[DetectionLike],
+        ts: float,
+        frame_index: int | None = None,
+        *,
+        looked: Sequence[Box] | None = None,
     ) -> TrackUpdate:
-        """Match this frame's detections at time `ts` (seconds) and return what changed."""
+        """Match this frame's detections at time `ts` (seconds) and return what changed.
+
+        `looked` is where the detector ran on this frame (None: the whole frame). A track
+        whose predicted centre lies outside every such region was not looked for, so it is
+        neither missed nor dropped this frame: with motion gating, a person standing still
+        is only seen by the periodic whole-frame pass, and must survive until the next one.
+        It still ends `max_age_s` after it was last seen.
+        """
+        cfg = self.config
         self._frame_index = self._frame_index + 1 if frame_index is None else frame_index
+        ts = self._clock(ts)
         dets = [d for d in detections if self.accepts(d)]
+        high = [i for i, d in enumerate(dets) if d.score >= cfg.high_score]
+        low = [i for i, d in enumerate(dets) if d.score < cfg.high_score]
+        for live in self._live.values():
+            live.kalman.predict(ts)
+        started_tracks = [v for v in self._live.values() if v.track.state is TrackState.ACTIVE]
+        tentative = [v for v in self._live.values() if v.track.state is TrackState.TENTATIVE]
+
+        pairs = self._associate(started_tracks, dets, high, cfg.iou_threshold)
+        taken = {id(p.live) for p in pairs}
+        unmatched = [v for v in started_tracks if id(v) not in taken]
+        pairs += self._associate(unmatched, dets, low, cfg.low_iou_threshold)
+        used = {p.det for p in pairs}
+        fresh = [i for i in high if i not in used]
+        pairs += self._associate(tentative, dets, fresh, cfg.iou_threshold)
+        used = {p.det for p in pairs}
+
         started: list[Track] = []
         updated: list[Track] = []
         ended: list[Track] = []
-        matched_tracks: set[int] = set()
-        matched_dets: set[int] = set()
-        pairs = self._match(dets)
-        pairs += self._stitch(dets, {t for t, _ in pairs}, {i for _, i in pairs})
-        for track_id, det_index in pairs:
-            matched_tracks.add(track_id)
-            matched_dets.add(det_index)
-            track = self._hit(self._tracks[track_id], dets[det_index], ts)
-            self._tracks[track_id] = track
-            if track.state is TrackState.ACTIVE:
-                was_active = track.hits > self.config.min_hits
-                (updated if was_active else started).append(track)
-        for track_id, track in list(self._tracks.items()):
-            if track_id in matched_tracks:
-                continue
-            missed = replace(track, misses=track.misses + 1)
-            expired = self._expired(missed, ts)
-            if track.state is TrackState.TENTATIVE:
-                # A tentative track must be matched on every frame until it starts.
-                del self._tracks[track_id]
-            elif expired:
-                del self._tracks[track_id]
-                ended.append(replace(missed, state=TrackState.ENDED))
-            else:
-                self._tracks[track_id] = missed
-        for i, det in enumerate(dets):
-            if i not in matched_dets:
-                track = self._new(det, ts)
-                self._tracks[track.id] = track
-                if track.state is TrackState.ACTIVE:
-                    started.append(track)
+        matched: set[int] = set()
+        for pair in pairs:
+            live = pair.live
+            was_active = live.track.state is TrackState.ACTIVE
+            live.kalman.update(dets[pair.det].box)
+            live.track = self._hit(live.track, dets[pair.det], ts)
+            matched.add(live.track.id)
+            if live.track.state is TrackState.ACTIVE:
+                (updated if was_active else started).append(live.track)
+        ended += self._age_unmatched(matched, ts, looked)
+        for i in high:
+            if i not in used:
+                live = self._new(dets[i], ts)
+                self._live[live.track.id] = live
+                if live.track.state is TrackState.ACTIVE:
+                    started.append(live.track)
         return TrackUpdate(started, updated, ended, self._active())
 
+    def flush(self, ts: float) -> TrackUpdate:
+        """End every live track (stream over, camera removed); tentative ones just vanish."""
+        del ts  # the ended tracks keep their last_seen
+        ended = [
+            replace(v.track, state=TrackState.ENDED)
+            for v in self._live.values()
+            if v.track.state is TrackState.ACTIVE
+        ]
+        self._live.clear()
+        self._last_ts = None
+        return TrackUpdate([], [], ended, [])
+
+    # ---- association ---------------------------------------------------------------
+
+    def _associate(
+        self, lives: list[_Live], dets: list[DetectionLike], candidates: list[int], min_iou: float
+    ) -> list[_Pair]:
+        """Pair tracks with detections (indices in `candidates`): IoU first, then small boxes."""
+        if not lives or not candidates:
+            return []
+        predicted = [v.kalman.box for v in lives]
+        boxes = [dets[i].box for i in candidates]
+        same = np.array(
+            [[v.track.label == dets[i].label for i in candidates] for v in lives], dtype=bool
+        )
+        iou = _iou_matrix(predicted, boxes)
+        limit = 1.0 - min_iou
+        cost = np.where(same & (iou >= min_iou), 1.0 - iou, _INFEASIBLE)
+        found = _assign(cost, limit)
+        pairs = [_Pair(lives[r], candidates[c]) for r, c in found]
+        cfg = self.config
+        if cfg.small_box_area <= 0 or cfg.center_distance <= 0:
+            return pairs
+        taken_rows = {r for r, _ in found}
+        taken_cols = {c for _, c in found}
+        rows = [r for r in range(len(lives)) if r not in taken_rows]
+        cols = [c for c in range(len(candidates)) if c not in taken_cols]
+        if not rows or not cols:
+            return pairs
+        near = np.full((len(rows), len(cols)), _INFEASIBLE)
+        for a, r in enumerate(rows):
+            for b, c in enumerate(cols):
+                p, d = predicted[r], boxes[c]
+                if not same[r, c] or min(p.area, d.area) >= cfg.small_box_area:
+                    continue
+                reach = cfg.center_distance * max(p.diagonal, d.diagonal)
+                dist = p.center.distance(d.center)
+                if reach > 0 and dist <= reach:
+                    near[a, b] = dist / reach
+        pairs += [_Pair(lives[rows[a]], candidates[cols[b]]) for a, b in _assign(near, 1.0)]
+        return pairs
+
+    # ---- lifecycle -----------------------------------------------------------------
+
+    def _clock(self, ts: float) -> float:
+        """Return `ts`, or the previous frame's time when `ts` went backwards (counted)."""
+        if self._last_ts is not None and ts < self._last_ts:
+            self.late_frames += 1
+            self._ratelog.warning(
+                "late",
+                "tracker: frame time %.3f is before the previous %.3f; taken as no time passing"
+                " (%d so far)",
+                ts,
+                self._last_ts,
+                self.late_frames,
+            )
+            return self._last_ts
+        self._last_ts = ts
+        return ts
+
+    def _age_unmatched(
+        self, matched: set[int], ts: float, looked: Sequence[Box] | None
+    ) -> list[Track]:
+        """Count a miss on every live track not matched this frame; return those that end."""
+        cfg = self.config
+        ended: list[Track] = []
+        for track_id, live in list(self._live.items()):
+            if track_id in matched:
+                continue
+            if not self._looked_for(live, looked):
+                if ts - live.track.last_seen > cfg.max_age_s:
+                    del self._live[track_id]
+                    if live.track.state is TrackState.ACTIVE:
+                        ended.append(replace(live.track, state=TrackState.ENDED))
+                continue
+            if live.track.state is TrackState.TENTATIVE:
+                del self._live[track_id]  # must be matched on every frame until it starts
+                continue
+            if live.track.misses == 0:
+                live.kalman.hold_size()
+            live.track = replace(live.track, misses=live.track.misses + 1)
+            if self._expired(live.track, ts):
+                del self._live[track_id]
+                ended.append(replace(live.track, state=TrackState.ENDED))
+        return ended
+
+    @staticmethod
+    def _looked_for(live: _Live, looked: Sequence[Box] | None) -> bool:
+        if looked is None:
+            return True
+        c = live.kalman.box.center
+        return any(r.x1 <= c.x <= r.x2 and r.y1 <= c.y <= r.y2 for r in looked)
+
     def _active(self) -> list[Track]:
-        """Started tracks, lost ones (waiting to be stitched) excluded."""
         limit = self.config.max_misses
         return [
-            t for t in self._tracks.values() if t.state is TrackState.ACTIVE and t.misses <= limit
+            v.track
+            for v in self._live.values()
+            if v.track.state is TrackState.ACTIVE and v.track.misses <= limit
         ]
 
     def _expired(self, track: Track, ts: float) -> bool:
@@ -180,74 +346,7 @@ class IoUTracker:
         unseen = ts - track.last_seen
         if unseen > cfg.max_age_s:
             return True
-        return track.misses > cfg.max_misses and (cfg.stitch_s <= 0 or unseen > cfg.stitch_s)
-
-    def _stitch(
-        self, dets: list[DetectionLike], used_tracks: set[int], used_dets: set[int]
-    ) -> list[tuple[int, int]]:
-        """Pair leftover detections with started tracks that missed frames, nearest first."""
-        cfg = self.config
-        if cfg.stitch_s <= 0:
-            return []
-        near: list[tuple[float, int, int]] = []
-        for track in self._tracks.values():
-            if track.id in used_tracks or track.misses == 0 or track.state is not TrackState.ACTIVE:
-                continue
-            for i, det in enumerate(dets):
-                if i in used_dets or det.label != track.label:
-                    continue
-                ratio = det.box.height / track.box.height if track.box.height else 0.0
-                if not _STITCH_SIZE <= ratio <= 1 / _STITCH_SIZE:
-                    continue  # a blob of another size: a group, a part, someone else
-                dist = track.box.center.distance(det.box.center)
-                if dist <= cfg.stitch_distance * max(track.box.diagonal, det.box.diagonal):
-                    near.append((dist, track.id, i))
-        pairs: list[tuple[int, int]] = []
-        taken_t: set[int] = set()
-        taken_d: set[int] = set()
-        for _, track_id, i in sorted(near):
-            if track_id not in taken_t and i not in taken_d:
-                taken_t.add(track_id)
-                taken_d.add(i)
-                pairs.append((track_id, i))
-        return pairs
-
-    def flush(self, ts: float) -> TrackUpdate:
-        """End every live track (stream over, camera removed); tentative ones just vanish."""
-        ended = [
-            replace(t, state=TrackState.ENDED)
-            for t in self._tracks.values()
-            if t.state is TrackState.ACTIVE
-        ]
-        self._tracks.clear()
-        return TrackUpdate([], [], ended, [])
-
-    def _match(self, dets: list[DetectionLike]) -> list[tuple[int, int]]:
-        """Return (track id, detection index) pairs, greedy: best IoU, then nearest centre."""
-        cfg = self.config
-        iou_pairs: list[tuple[float, int, int]] = []
-        near_pairs: list[tuple[float, int, int]] = []
-        for track in self._tracks.values():
-            for i, det in enumerate(dets):
-                if det.label != track.label:
-                    continue
-                iou = track.box.iou(det.box)
-                if iou >= cfg.iou_threshold:
-                    iou_pairs.append((-iou, track.id, i))
-                elif min(track.box.area, det.box.area) < cfg.small_box_area:
-                    reach = cfg.center_distance * max(track.box.diagonal, det.box.diagonal)
-                    dist = track.box.center.distance(det.box.center)
-                    if dist <= reach:
-                        near_pairs.append((dist, track.id, i))
-        pairs: list[tuple[int, int]] = []
-        used_tracks: set[int] = set()
-        used_dets: set[int] = set()
-        for _, track_id, i in sorted(iou_pairs) + sorted(near_pairs):
-            if track_id not in used_tracks and i not in used_dets:
-                used_tracks.add(track_id)
-                used_dets.add(i)
-                pairs.append((track_id, i))
-        return pairs
+        return track.misses > cfg.max_misses and unseen > cfg.lost_s
 
     def _zones_of(self, label: str, box: Box) -> frozenset[str]:
         foot = box.bottom_center
@@ -257,10 +356,10 @@ class IoUTracker:
             if (not z.labels or label in z.labels) and z.polygon.contains(foot)
         )
 
-    def _new(self, det: DetectionLike, ts: float) -> Track:
+    def _new(self, det: DetectionLike, ts: float) -> _Live:
         zones = self._zones_of(det.label, det.box)
         state = TrackState.ACTIVE if self.config.min_hits <= 1 else TrackState.TENTATIVE
-        return Track(
+        track = Track(
             id=next(self._ids),
             label=det.label,
             state=state,
@@ -276,6 +375,7 @@ class IoUTracker:
             zones=zones,
             zones_entered=zones,
         )
+        return _Live(track, BoxKalman(det.box, ts, self._noise))
 
     def _hit(self, track: Track, det: DetectionLike, ts: float) -> Track:
         zones = self._zones_of(det.label, det.box)
@@ -295,3 +395,42 @@ class IoUTracker:
             zones=zones,
             zones_entered=track.zones_entered | zones,
         )
+
+
+def _iou_matrix(a: Sequence[Box], b: Sequence[Box]) -> Matrix:
+    """Return the IoU of every box in `a` with every box in `b` (shape len(a) x len(b))."""
+    pa = np.array([[x.x1, x.y1, x.x2, x.y2] for x in a], np.float64).reshape(-1, 1, 4)
+    pb = np.array([[x.x1, x.y1, x.x2, x.y2] for x in b], np.float64).reshape(1, -1, 4)
+    w = np.clip(np.minimum(pa[..., 2], pb[..., 2]) - np.maximum(pa[..., 0], pb[..., 0]), 0, None)
+    h = np.clip(np.minimum(pa[..., 3], pb[..., 3]) - np.maximum(pa[..., 1], pb[..., 1]), 0, None)
+    inter = w * h
+    area_a = (pa[..., 2] - pa[..., 0]) * (pa[..., 3] - pa[..., 1])
+    area_b = (pb[..., 2] - pb[..., 0]) * (pb[..., 3] - pb[..., 1])
+    union = area_a + area_b - inter
+    iou: Matrix = np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
+    return iou
+
+
+def _assign(cost: Matrix, limit: float) -> list[tuple[int, int]]:
+    """Return the (row, column) pairs of least total cost, each pair costing at most `limit`.
+
+    Leaving a row or a column unmatched costs `limit / 2`, so a pair is taken only when it
+    is cheaper than leaving both alone (ByteTrack's `lapjv(..., cost_limit=limit)`): one
+    good match is not traded for two poor ones. Done by padding the matrix with a dummy
+    column per row and a dummy row per column.
+    """
+    rows, cols = cost.shape
+    if rows == 0 or cols == 0:
+        return []
+    alone = limit / 2 + 1e-9  # a pair costing exactly `limit` is still taken
+    padded = np.full((rows + cols, cols + rows), _INFEASIBLE)
+    padded[:rows, :cols] = np.where(cost <= limit, cost, _INFEASIBLE)
+    padded[:rows, cols:][np.diag_indices(rows)] = alone
+    padded[rows:, :cols][np.diag_indices(cols)] = alone
+    padded[rows:, cols:] = 0.0
+    chosen_rows, chosen_cols = linear_sum_assignment(padded)
+    return [
+        (int(r), int(c))
+        for r, c in zip(chosen_rows, chosen_cols, strict=True)
+        if r < rows and c < cols and cost[r, c] <= limit
+    ]

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from devices.decoders import ShellyDecoder
-from devices.readings import DecodeError, DecodeIssue, DecodeResult, Reading
+from devices.readings import DecodeError, DecodeIssue, Reading
 
 RECEIVED_AT = 1_700_000_500.0
 HT = "shellyplusht-08b61fcb7f3c"
@@ -84,11 +84,24 @@ def test_delta_with_only_changed_fields() -> None:
     )
 
 
-@pytest.mark.parametrize("method", ["NotifyEvent", "NotifyDeviceStatus", None, 5, ["NotifyStatus"]])
-def test_other_methods_give_nothing_and_no_error(method: object) -> None:
+@pytest.mark.parametrize(
+    ("method", "reason"),
+    [
+        ("NotifyEvent", DecodeError.NO_READINGS),
+        ("NotifyDeviceStatus", DecodeError.NO_READINGS),
+        (None, DecodeError.MISSING_FIELD),
+        (5, DecodeError.WRONG_TYPE),
+        (["NotifyStatus"], DecodeError.WRONG_TYPE),
+    ],
+)
+def test_other_methods_give_no_readings_and_a_counted_reason(
+    method: object, reason: DecodeError
+) -> None:
     params = {"ts": 1.0, "events": [{"component": "input:0", "event": "single_push"}]}
     payload = json.dumps({"src": HT, "method": method, "params": params}).encode()
-    assert ShellyDecoder().decode(f"{HT}/events/rpc", payload, RECEIVED_AT) == DecodeResult()
+    result = ShellyDecoder().decode(f"{HT}/events/rpc", payload, RECEIVED_AT)
+    assert result.readings == ()
+    assert [(i.reason, i.field) for i in result.errors] == [(reason, "method")]
 
 
 def test_failed_sensor_null_is_missing_field() -> None:

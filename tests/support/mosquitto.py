@@ -7,6 +7,7 @@ or a TLS listener. The Debian package `mosquitto` must be installed: the test co
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import shutil
@@ -96,6 +97,7 @@ class Mosquitto:
         self.tls_port: int | None = None
         self.tls: TlsFiles | None = None
         self.passwords: dict[str, str] | None = None
+        self.deny_subscribe: tuple[str, ...] = ()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "mosquitto.log"
 
@@ -124,6 +126,8 @@ class Mosquitto:
             lines += ["allow_anonymous false", f"password_file {pwfile}"]
         else:
             lines += ["allow_anonymous true"]
+        if self.deny_subscribe:
+            lines += self._dynsec_lines()
         if self.tls is not None and self.tls_port is not None:
             lines += [
                 f"listener {self.tls_port} 127.0.0.1",
@@ -136,6 +140,37 @@ class Mosquitto:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf
+
+    def _dynsec_lines(self) -> list[str]:
+        """Mosquitto's dynamic-security plugin, denying anonymous clients `deny_subscribe`.
+
+        Mosquitto's `acl_file` grants every SUBSCRIBE (it filters at delivery); dynsec
+        answers a denied one with a SUBACK failure (0x80, MQTT 5: 0x87), as EMQX, HiveMQ
+        and AWS IoT do.
+        """
+        plugin = next(Path("/usr/lib").glob("*/mosquitto_dynamic_security.so"), None)
+        if plugin is None:
+            msg = "mosquitto_dynamic_security.so not found (Debian package mosquitto)"
+            raise RuntimeError(msg)
+        acls = [
+            {"acltype": "subscribePattern", "topic": t, "priority": 0, "allow": False}
+            for t in self.deny_subscribe
+        ]
+        dynsec = {
+            "defaultACLAccess": {
+                "publishClientSend": True,
+                "publishClientReceive": True,
+                "subscribe": True,
+                "unsubscribe": True,
+            },
+            "clients": [],
+            "groups": [{"groupname": "anonymous", "roles": [{"rolename": "deny"}]}],
+            "anonymousGroup": "anonymous",
+            "roles": [{"rolename": "deny", "acls": acls}],
+        }
+        path = self.workdir / "dynamic-security.json"
+        path.write_text(json.dumps(dynsec))
+        return [f"plugin {plugin}", f"plugin_opt_config_file {path}"]
 
     def start(self) -> None:
         """Start (or start again) on the same port(s); return once it accepts connections."""
@@ -179,9 +214,14 @@ class Mosquitto:
         self.start()
 
     def configure(
-        self, *, passwords: dict[str, str] | None = None, tls: TlsFiles | None = None
+        self,
+        *,
+        passwords: dict[str, str] | None = None,
+        tls: TlsFiles | None = None,
+        deny_subscribe: tuple[str, ...] = (),
     ) -> None:
-        """Change auth/TLS; takes effect at the next start."""
+        """Change auth/TLS/subscribe ACL (anonymous only); takes effect at the next start."""
+        self.deny_subscribe = deny_subscribe
         self.passwords = passwords
         self.tls = tls
         self.tls_port = free_port() if tls is not None else None

@@ -1,0 +1,260 @@
+"""The demo's report: per stream, what came in and what went up; the hard cases and verdicts.
+
+Uplink bytes are measured on the wire per channel (`cloud_uplink_bytes`: event batches,
+gzip-compressed, and hard-case inference requests). A channel's bytes are attributed to
+the streams in proportion to the uncompressed JSON (and crops) each stream put into it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from apps.demo.progress import Metrics, human_bytes, metric
+from apps.demo.recorder import Recorder
+from apps.demo.run import DemoResult
+
+__all__ = ["DemoReport", "HardCaseLine", "StreamReport", "build_report", "summary_lines"]
+
+REPORT_VERSION = 1
+
+
+@dataclass(slots=True, frozen=True)
+class HardCaseLine:
+    """One hard case: the edge's guess and the cloud's verdict (None while pending)."""
+
+    id: str
+    camera: str
+    track_id: int
+    edge_label: str
+    edge_score: float
+    crop_bytes: int
+    verdict: str | None
+    cloud_label: str | None
+    cloud_score: float | None
+    round_trip_ms: float | None
+
+
+@dataclass(slots=True, frozen=True)
+class HardCaseSummary:
+    """How the cloud judged one camera's hard cases."""
+
+    sent: int
+    judged: int
+    confirmed: int
+    rejected: int
+    relabelled: int
+    pending: int
+
+
+@dataclass(slots=True, frozen=True)
+class StreamReport:
+    """One stream (a camera or a sensor): in, up, and the share that went up."""
+
+    stream: str
+    type: Literal["camera", "sensor"]
+    messages_in: int
+    """Frames (camera) or MQTT messages (sensor) received."""
+    bytes_in: int
+    events: dict[str, int]
+    """Every event the stream produced, by kind (published locally on MQTT)."""
+    events_up: int
+    """Events sent to the cloud (event sink and model)."""
+    bytes_up: int
+    percent_up: float
+    local_bytes_out: int | None = None
+    """Sensors: bytes of summaries and events published on the local broker."""
+    readings_in: int | None = None
+    frames_processed: int | None = None
+    frames_skipped: int | None = None
+    tracks: int | None = None
+    hard_cases: HardCaseSummary | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class DemoReport:
+    """The whole report, as written to `report.json`."""
+
+    duration_s: float
+    interrupted: bool
+    broker: str
+    cloud: str
+    bytes_in: int
+    bytes_up: int
+    percent_up: float
+    uplink_wire_bytes: dict[str, int]
+    cloud_calls: int
+    cloud_stored_events: int | None
+    streams: list[StreamReport]
+    hard_cases: list[HardCaseLine]
+    notes: list[str] = field(default_factory=list)
+    v: int = REPORT_VERSION
+
+    def to_json(self) -> str:
+        """Indented JSON."""
+        return json.dumps(asdict(self), indent=2)
+
+    def write(self, path: Path) -> None:
+        """Write the JSON to `path`."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(self.to_json() + "\n", encoding="utf-8")
+
+
+def _share(part: float, whole: float, total: float) -> int:
+    return round(total * part / whole) if whole else 0
+
+
+def _percent(up: float, into: float) -> float:
+    return round(100.0 * up / into, 4) if into else 0.0
+
+
+def _hard_cases(recorder: Recorder, camera: str) -> tuple[HardCaseSummary, list[HardCaseLine]]:
+    lines = []
+    for case in recorder.hard_cases:
+        if case.camera != camera:
+            continue
+        v: Mapping[str, Any] = recorder.verdicts.get(case.id, {})
+        lines.append(
+            HardCaseLine(
+                id=case.id,
+                camera=case.camera,
+                track_id=case.track_id,
+                edge_label=case.label,
+                edge_score=case.score,
+                crop_bytes=len(case.crop),
+                verdict=v.get("verdict"),
+                cloud_label=v.get("cloud_label"),
+                cloud_score=v.get("cloud_score"),
+                round_trip_ms=v.get("round_trip_ms"),
+            )
+        )
+    outcomes = [line.verdict for line in lines]
+    summary = HardCaseSummary(
+        sent=len(lines),
+        judged=sum(o is not None for o in outcomes),
+        confirmed=outcomes.count("confirmed"),
+        rejected=outcomes.count("rejected"),
+        relabelled=outcomes.count("relabelled"),
+        pending=outcomes.count(None),
+    )
+    return summary, lines
+
+
+def build_report(result: DemoResult) -> DemoReport:
+    """Turn what a run recorded into the report."""
+    m: Metrics = result.metrics
+    rec = result.recorder
+    wire = {ch: int(metric(m, "cloud_uplink_bytes_total", ch)) for ch in ("events", "hard_cases")}
+    json_total = sum(t.up_json_bytes for t in rec.streams.values())
+    media_total = sum(t.up_hard_case_bytes for t in rec.streams.values())
+
+    def up_bytes(stream: str) -> tuple[int, int]:
+        tally = rec.streams.get(stream)
+        if tally is None:
+            return 0, 0
+        up = _share(tally.up_json_bytes, json_total, wire["events"])
+        up += _share(tally.up_hard_case_bytes, media_total, wire["hard_cases"])
+        return sum(tally.up_events.values()), up
+
+    streams: list[StreamReport] = []
+    cases: list[HardCaseLine] = []
+    if result.camera is not None:
+        cam = result.camera
+        summary, lines = _hard_cases(rec, cam)
+        cases.extend(lines)
+        events_up, bytes_up = up_bytes(cam)
+        tally = rec.streams.get(cam)
+        streams.append(
+            StreamReport(
+                stream=cam,
+                type="camera",
+                messages_in=int(metric(m, "camera_frames_in_total", cam)),
+                bytes_in=rec.camera_bytes,
+                events=dict(tally.events) if tally else {},
+                events_up=events_up,
+                bytes_up=bytes_up,
+                percent_up=_percent(bytes_up, rec.camera_bytes),
+                frames_processed=int(metric(m, "camera_frames_decoded_total", cam)),
+                frames_skipped=int(metric(m, "camera_frames_skipped_total", cam)),
+                tracks=int(metric(m, "camera_tracks_total", cam)),
+                hard_cases=summary,
+            )
+        )
+    for sensor in result.config.sensors:
+        sid = sensor.id
+        tally = rec.streams.get(sid)
+        events_up, bytes_up = up_bytes(sid)
+        bytes_in = int(metric(m, "sensor_bytes_in_total", sid))
+        streams.append(
+            StreamReport(
+                stream=sid,
+                type="sensor",
+                messages_in=int(metric(m, "sensor_messages_total", sid)),
+                bytes_in=bytes_in,
+                events=dict(tally.events) if tally else {},
+                events_up=events_up,
+                bytes_up=bytes_up,
+                percent_up=_percent(bytes_up, bytes_in),
+                local_bytes_out=int(metric(m, "sensor_bytes_out_total", sid)),
+                readings_in=int(metric(m, "sensor_readings_total", sid)),
+            )
+        )
+    bytes_in = sum(s.bytes_in for s in streams)
+    bytes_up = sum(wire.values())
+    notes = [
+        "bytes_up: wire bytes per uplink channel (cloud_uplink_bytes), attributed to streams "
+        "by their share of the uncompressed JSON and crops sent on that channel",
+        "camera bytes_in: every frame as the camera's JPEG (quality 80), which is what an "
+        "all-cloud design uploads",
+    ]
+    notes.extend(result.problems)
+    if rec.empty_frames:
+        notes.append(
+            f"the camera ended on {rec.empty_frames} frames of the empty scene, so that the "
+            "last tracks end and are judged"
+        )
+    return DemoReport(
+        duration_s=round(result.elapsed_s, 2),
+        interrupted=result.interrupted,
+        broker=result.broker,
+        cloud=result.cloud,
+        bytes_in=bytes_in,
+        bytes_up=bytes_up,
+        percent_up=_percent(bytes_up, bytes_in),
+        uplink_wire_bytes=wire,
+        cloud_calls=int(metric(m, "cloud_attempts_total", "hard_cases")),
+        cloud_stored_events=result.cloud_stored,
+        streams=streams,
+        hard_cases=cases,
+        notes=notes,
+    )
+
+
+def summary_lines(report: DemoReport) -> list[str]:
+    """The report as a small table for the terminal."""
+    head = f"{'stream':<16} {'in':>20} {'up':>22} {'up %':>8}  events (up/all)"
+    lines = [head, "-" * len(head)]
+    for s in report.streams:
+        unit = "frames" if s.type == "camera" else "msgs"
+        into = f"{s.messages_in} {unit}, {human_bytes(s.bytes_in)}"
+        up = f"{s.events_up} events, {human_bytes(s.bytes_up)}"
+        lines.append(
+            f"{s.stream:<16} {into:>20} {up:>22} {s.percent_up:>7.3f}%  "
+            f"{s.events_up}/{sum(s.events.values())}"
+        )
+    lines.append(
+        f"{'total':<16} {human_bytes(report.bytes_in):>20} {human_bytes(report.bytes_up):>22} "
+        f"{report.percent_up:>7.3f}%"
+    )
+    for s in report.streams:
+        h = s.hard_cases
+        if h is not None:
+            lines.append(
+                f"{s.stream}: {s.tracks} tracks, {h.sent} hard cases sent to the cloud: "
+                f"{h.confirmed} confirmed, {h.rejected} rejected, {h.relabelled} relabelled, "
+                f"{h.pending} without a verdict"
+            )
+    return lines

@@ -1,0 +1,126 @@
+"""Tracker settings: a cv2-free module, so loading a config never imports OpenCV."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = ["TrackerConfig", "ZoneConfig"]
+
+
+class ZoneConfig(BaseModel):
+    """A named area of the picture; a track is in it when its bottom-centre is inside."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(min_length=1, description="Zone name, used in events and topics.")
+    points: Annotated[
+        list[tuple[float, float]],
+        Field(min_length=3, description="Polygon corners as [x, y] in source pixels."),
+    ]
+    labels: list[str] = Field(
+        default_factory=list,
+        description="Labels this zone reports; empty means every label.",
+    )
+
+
+class TrackerConfig(BaseModel):
+    """Tracker settings for one camera (see `gateway.vision.tracker` for how they act)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    high_score: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=1.0,
+        description="Detections scoring at least this are matched first and may start tracks; "
+        "lower ones (down to `min_score`) only keep existing tracks alive.",
+    )
+    iou_threshold: float = Field(
+        default=0.3,
+        gt=0.0,
+        le=1.0,
+        description="Smallest IoU between a track's predicted box and a high-score detection "
+        "that matches them.",
+    )
+    low_iou_threshold: float = Field(
+        default=0.5,
+        gt=0.0,
+        le=1.0,
+        description="Smallest IoU between a track's predicted box and a low-score detection "
+        "that matches them (stricter: low scores are often background).",
+    )
+    small_box_area: float = Field(
+        default=1600.0,
+        ge=0.0,
+        description="Boxes below this area (square source pixels) may match by centre distance.",
+    )
+    center_distance: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=5.0,
+        description="Centre distance that matches small boxes, as a fraction of their diagonal.",
+    )
+    min_hits: int = Field(
+        default=3,
+        ge=1,
+        le=100,
+        description="Consecutive matches needed before a track starts (is reported).",
+    )
+    max_misses: int = Field(
+        default=5,
+        ge=0,
+        le=1000,
+        description="Frames without a match during which a started track is still reported "
+        "active; after them it is lost (see `lost_s`).",
+    )
+    lost_s: float = Field(
+        default=1.5,
+        ge=0.0,
+        le=60.0,
+        description="Seconds after its last match during which an unseen track keeps "
+        "predicting and a detection matching the prediction continues it (same id); it ends "
+        "when this and `max_misses` have both run out.",
+    )
+    max_age_s: float = Field(
+        default=10.0,
+        gt=0.0,
+        le=3600.0,
+        description="Seconds unseen after which a track ends, whatever `max_misses` says.",
+    )
+    velocity_noise: float = Field(
+        default=0.5,
+        ge=0.0,
+        le=10.0,
+        description="How fast an object may change velocity, in box sizes per second per "
+        "square root of a second (Kalman process noise); 0 trusts the velocity fully.",
+    )
+    measurement_noise: float = Field(
+        default=0.05,
+        gt=0.0,
+        le=1.0,
+        description="Jitter of a detected box's centre and size, as a fraction of its size "
+        "(Kalman measurement noise).",
+    )
+    labels: list[str] = Field(
+        default_factory=list, description="Labels to track; empty means every label."
+    )
+    min_score: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="Detections scoring lower are ignored.",
+    )
+    min_area: float = Field(
+        default=0.0,
+        ge=0.0,
+        description="Detections smaller than this (square source pixels) are ignored.",
+    )
+    zones: list[ZoneConfig] = Field(default_factory=list, description="Named zones to report.")
+
+    @model_validator(mode="after")
+    def _lost_within_max_age(self) -> TrackerConfig:
+        if self.lost_s > self.max_age_s:
+            raise ValueError(f"lost_s ({self.lost_s}) must not exceed max_age_s ({self.max_age_s})")
+        return self

@@ -1,0 +1,96 @@
+"""The typed `data` of the vision events: one model shared by producer and consumer.
+
+`Event.data` is a JSON mapping (plugins may add kinds); the kinds below have a model
+that builds it (`to_data`) and reads it back (`model_validate`), so the vision pipeline
+that emits them and the cloud link, the demo and the bench that read them agree on one
+written-down contract instead of a dict built in one room and re-parsed in another.
+Boxes are `gateway.inference.geometry.Box`: `{"x1", "y1", "x2", "y2"}` in source pixels.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.inference.geometry import Box
+
+__all__ = ["Decision", "DetectionData", "HardCaseData", "Payload", "Phase", "SnapshotRef"]
+
+Phase = Literal["start", "update", "end"]
+"""The moments of a track a `vision.detection` event reports."""
+
+
+class Decision(StrEnum):
+    """What the edge does with a track (the cascade, `gateway.vision.cascade`)."""
+
+    SETTLED = "settled"
+    HARD_CASE = "hard_case"
+    DROPPED = "dropped"
+
+
+class Payload(BaseModel):
+    """Base of an event kind's `data`: frozen, unknown keys are errors."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    def to_data(self) -> dict[str, Any]:
+        """Return the JSON-ready mapping that goes into `Event.data`."""
+        return self.model_dump(mode="json")
+
+
+class SnapshotRef(Payload):
+    """The retained JPEG of a track's best frame: where, its best score then, and when."""
+
+    topic: str
+    score: float
+    ts: float = Field(description="Unix time it was published.")
+
+
+class DetectionData(Payload):
+    """`vision.detection`: a track started, is still there (`update`) or ended."""
+
+    camera: str
+    phase: Phase
+    track_id: int
+    label: str
+    score: float = Field(description="Score on the latest frame.")
+    best_score: float
+    box: Box = Field(description="Box on the latest frame.")
+    best_box: Box
+    zones: tuple[str, ...] = Field(description="Zones the track is in now.")
+    zones_entered: tuple[str, ...]
+    first_seen: float = Field(description="Unix time.")
+    last_seen: float = Field(description="Unix time.")
+    duration_s: float
+    hits: int
+    snapshot: SnapshotRef | None = Field(
+        None, description="The track's best frame so far, when one was published for it."
+    )
+    changed: tuple[str, ...] | None = Field(
+        None, description="What changed (`update` only): of `label`, `score`, `zones`."
+    )
+    decision: Decision | None = Field(None, description="The cascade's decision (`end` only).")
+
+
+class HardCaseData(Payload):
+    """`vision.hard_case`: a track the edge could not settle; its best crop is the media."""
+
+    camera: str
+    track_id: int
+    label: str = Field(description="The edge's guess.")
+    score: float = Field(description="The track's best score.")
+    band: tuple[float, float] = Field(description="The escalation band `[low, high)`.")
+    box: Box = Field(description="The track's best box.")
+    crop_box: Box | None = Field(description="Where the crop was cut from its frame.")
+    group: bool = Field(description="Escalated for its group shape, not for its score.")
+    zones: tuple[str, ...]
+    detection_event: str | None = Field(description="Id of the track's `start` detection.")
+    media_bytes: int
+    media_topic: str = Field(description="Where the crop is also published locally.")
+
+    @property
+    def band_middle(self) -> float:
+        """The middle of the band: the nearer the score, the more uncertain the case."""
+        return (self.band[0] + self.band[1]) / 2

@@ -1,0 +1,34 @@
+"""The hard-case judges the reference cloud can host, built by name.
+
+`edgegw cloud serve` and `edgegw demo` both build their judge here, so the demo's cloud,
+the served cloud and the hybrid bench judge hard cases with the same model.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from refcloud.app import ModelFn
+
+JudgeKind = Literal["oracle", "segmentation"]
+
+DEFAULT_JUDGE: JudgeKind = "oracle"
+
+JUDGE_MODELS: dict[JudgeKind, tuple[str, ...]] = {
+    "oracle": ("deeplabv3", "pose_detection"),
+    "segmentation": ("deeplabv3",),
+}
+"""Model-store names each judge needs (`edgegw models fetch ...`)."""
+
+
+def make_judge(kind: JudgeKind, *, name: str, model_path: Path | None = None) -> ModelFn:
+    """Load the judge `kind` under the OIP model name `name` (loads its models)."""
+    if kind == "segmentation":
+        from refcloud.cloud_model import SegmentationJudge
+
+        return SegmentationJudge(name=name, model_path=model_path)
+    from refcloud.oracle import PersonOracle
+    from refcloud.oracle_judge import OracleJudge
+
+    return OracleJudge(PersonOracle(threads=2), name=name)

@@ -1,0 +1,422 @@
+"""The object tracker (Kalman + two-stage association) on synthetic trajectories.
+
+Frames come at 8 per second so that every time is exact in binary; walkers move at a
+constant velocity in pixels per second. Each detection carries the name of the walker it
+belongs to, so a test can say which walkers each track id was given.
+"""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass, field
+
+import pydantic
+import pytest
+
+from gateway.inference.geometry import Box
+from gateway.vision.tracker import ObjectTracker, Track, TrackerConfig, TrackState, ZoneConfig
+
+FPS = 8.0
+DT = 1 / FPS
+
+
+@dataclass(slots=True, frozen=True)
+class Det:
+    """Stands in for the decoders' Detection; `who` is the truth, unseen by the tracker."""
+
+    label: str
+    score: float
+    box: Box
+    who: str = ""
+
+
+@dataclass(slots=True, frozen=True)
+class Walker:
+    """An object moving at constant velocity (pixels per second) from (x0, y0) at t = 0."""
+
+    name: str
+    x0: float
+    y0: float
+    vx: float
+    vy: float = 0.0
+    w: float = 40.0
+    h: float = 80.0
+    label: str = "person"
+
+    def box(self, t: float) -> Box:
+        x, y = self.x0 + self.vx * t, self.y0 + self.vy * t
+        return Box(x, y, x + self.w, y + self.h)
+
+    def det(self, t: float, score: float = 0.8) -> Det:
+        return Det(self.label, score, self.box(t), self.name)
+
+
+Frame = tuple[float, list[Det]]
+
+
+@dataclass(slots=True)
+class Log:
+    """What the tracker reported over a run."""
+
+    started: list[Track] = field(default_factory=list)
+    updated: list[Track] = field(default_factory=list)
+    ended: list[Track] = field(default_factory=list)
+    holders: dict[int, list[str]] = field(default_factory=dict)
+    """Per track id, the walker of each detection it was matched to, in order."""
+
+    def walkers_of(self, track_id: int) -> set[str]:
+        return set(self.holders.get(track_id, []))
+
+
+def run(tracker: ObjectTracker, frames: list[Frame], *, flush: bool = True) -> Log:
+    """Feed `(time, detections)` frames; return what was reported (ends at flush included)."""
+    log = Log()
+    for index, (ts, dets) in enumerate(frames):
+        update = tracker.update(dets, ts, index)
+        log.started += update.started
+        log.updated += update.updated
+        log.ended += update.ended
+        owner = {d.box: d.who for d in dets}
+        for t in update.started + update.updated:
+            log.holders.setdefault(t.id, []).append(owner[t.box])
+    if flush and frames:
+        log.ended += tracker.flush(frames[-1][0] + DT).ended
+    return log
+
+
+def at(i: int) -> float:
+    return i * DT
+
+
+def ids(tracks: list[Track]) -> list[int]:
+    return [t.id for t in tracks]
+
+
+# ---- identities ---------------------------------------------------------------------
+
+
+def test_a_walker_hidden_for_a_second_keeps_one_id() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3, max_misses=2, lost_s=1.5))
+    walker = Walker("a", 100, 100, vx=40)  # 5 px a frame; a 40 px wide box
+    frames: list[Frame] = []
+    for i in range(40):
+        if i < 16:
+            frames.append((at(i), [walker.det(at(i))]))
+        elif i < 19:  # half behind the post: the detector is unsure
+            frames.append((at(i), [walker.det(at(i), score=0.3)]))
+        elif i < 27:  # behind it for a second: 40 px, a whole box width
+            frames.append((at(i), []))
+        else:
+            frames.append((at(i), [walker.det(at(i))]))
+    assert walker.box(at(18)).iou(walker.box(at(27))) == 0.0  # last box is no help
+    log = run(tracker, frames)
+    assert ids(log.started) == [1]
+    assert ids(log.ended) == [1]
+    assert log.walkers_of(1) == {"a"}
+    assert log.ended[0].hits == 40 - 8
+    assert log.ended[0].best_score == 0.8
+
+
+def test_hidden_longer_than_lost_s_is_a_new_track_and_the_old_one_ends() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3, max_misses=2, lost_s=1.0))
+    walker = Walker("a", 100, 100, vx=40)
+    frames = [(at(i), [walker.det(at(i))] if i < 10 or i >= 22 else []) for i in range(32)]
+    ended_at: dict[int, int] = {}
+    for i, (ts, dets) in enumerate(frames):
+        for t in tracker.update(dets, ts, i).ended:
+            ended_at[t.id] = i
+    # Last seen at frame 9 (1.125 s): lost once more than 1 s has passed, at frame 18.
+    assert ended_at == {1: 18}
+    assert [t.id for t in tracker.tracks] == [2]
+
+
+def test_only_a_detection_where_the_track_is_expected_continues_it() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3, max_misses=2, lost_s=1.5))
+    walker = Walker("a", 100, 100, vx=40)
+    # Someone else stands where the walker was last seen, after the walker has moved on.
+    other = Walker("b", walker.box(at(9)).x1, 100, vx=0)
+    frames = [(at(i), [walker.det(at(i))]) for i in range(10)]
+    frames += [(at(i), [other.det(at(i))]) for i in range(18, 24)]
+    log = run(tracker, frames)
+    assert ids(log.started) == [1, 2]
+    assert log.walkers_of(1) == {"a"}
+    assert log.walkers_of(2) == {"b"}
+
+
+def test_two_walkers_crossing_keep_their_ids() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3))
+    a = Walker("a", 100, 100, vx=48)
+    b = Walker("b", 403, 104, vx=-48)  # overlapping in y: they pass through each other
+    frames = [(at(i), [a.det(at(i)), b.det(at(i), score=0.7)]) for i in range(50)]
+    log = run(tracker, frames)
+    assert ids(log.started) == [1, 2]
+    assert log.walkers_of(1) == {"a"}
+    assert log.walkers_of(2) == {"b"}
+    assert len(log.holders[1]) == len(log.holders[2]) == 50 - 2
+
+
+def test_a_walker_hidden_behind_another_while_crossing_keeps_its_id() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3))
+    a = Walker("a", 100, 100, vx=48)
+    b = Walker("b", 403, 100, vx=-48)
+    frames: list[Frame] = []
+    for i in range(50):
+        front = a.det(at(i))
+        behind = b.det(at(i), score=0.7)
+        # While their boxes overlap, the detector sees only the walker in front.
+        seen = [front] if a.box(at(i)).iou(b.box(at(i))) > 0.1 else [front, behind]
+        frames.append((at(i), seen))
+    assert sum(len(dets) == 1 for _, dets in frames) >= 4
+    log = run(tracker, frames)
+    assert ids(log.started) == [1, 2]
+    assert log.walkers_of(1) == {"a"}
+    assert log.walkers_of(2) == {"b"}
+    assert ids(log.ended) == [1, 2]  # at flush: nobody was cut in two
+
+
+def test_two_people_side_by_side_are_two_tracks() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3))
+    left = Walker("left", 100, 100, vx=30)
+    right = Walker("right", 144, 102, vx=30)  # 4 px apart, same pace
+    log = run(tracker, [(at(i), [left.det(at(i)), right.det(at(i))]) for i in range(40)])
+    assert ids(log.started) == [1, 2]
+    assert log.walkers_of(1) == {"left"}
+    assert log.walkers_of(2) == {"right"}
+    assert ids(log.ended) == [1, 2]
+
+
+# ---- scores ---------------------------------------------------------------------------
+
+
+def test_low_scores_keep_a_track_alive_but_never_start_one() -> None:
+    cfg = TrackerConfig(min_hits=3, max_misses=2, lost_s=1.0, min_score=0.1, high_score=0.5)
+    tracker = ObjectTracker(cfg)
+    walker = Walker("a", 100, 100, vx=20)
+    ghost = Walker("ghost", 400, 300, vx=0)  # only ever scored low
+    frames: list[Frame] = []
+    for i in range(60):
+        score = 0.8 if i < 5 else 0.3  # 55 frames, almost 7 s, of low scores only
+        frames.append((at(i), [walker.det(at(i), score), ghost.det(at(i), 0.4)]))
+    log = run(tracker, frames, flush=False)
+    assert ids(log.started) == [1]
+    assert log.ended == []
+    assert len(log.updated) == 60 - 3
+    assert log.walkers_of(1) == {"a"}
+    assert [t.id for t in tracker.tracks] == [1]  # the ghost never even became tentative
+    (track,) = tracker.tracks
+    assert track.best_score == 0.8
+    assert track.score == 0.3
+
+
+def test_a_low_score_needs_a_closer_match_than_a_high_one() -> None:
+    cfg = TrackerConfig(min_hits=1, iou_threshold=0.3, low_iou_threshold=0.5, lost_s=0.0)
+    still = Walker("a", 100, 100, vx=0)
+    shifted = Box(120, 100, 160, 180)  # IoU 1/3 with the track's box
+    assert 0.3 < still.box(0).iou(shifted) < 0.5
+    for score, continued in ((0.9, True), (0.3, False)):
+        tracker = ObjectTracker(cfg)
+        tracker.update([still.det(0.0)], 0.0)
+        update = tracker.update([Det("person", score, shifted)], DT)
+        assert bool(update.updated) is continued
+
+
+def test_scores_below_min_score_are_ignored() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=1, min_score=0.2, max_misses=0, lost_s=0.0))
+    walker = Walker("a", 100, 100, vx=0)
+    tracker.update([walker.det(0.0)], 0.0)
+    update = tracker.update([walker.det(DT, score=0.1)], DT)
+    assert update.updated == []
+    assert ids(update.ended) == [1]
+
+
+# ---- time -----------------------------------------------------------------------------
+
+
+def test_a_stationary_object_stays_one_track_through_misses_and_low_scores() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3, max_misses=5, lost_s=1.5, min_score=0.1))
+    rng = random.Random(9)
+    base = Box(200, 150, 240, 230)
+    frames: list[Frame] = []
+    seen = 0
+    for i in range(400):  # 50 s
+        phase = i % 40
+        if 20 <= phase < 28:  # unseen for a second every 5 s
+            frames.append((at(i), []))
+            continue
+        score = 0.3 if 10 <= phase < 16 else 0.8
+        j = [rng.uniform(-2, 2) for _ in range(4)]
+        box = Box(base.x1 + j[0], base.y1 + j[1], base.x2 + j[2], base.y2 + j[3])
+        frames.append((at(i), [Det("person", score, box, "still")]))
+        seen += 1
+    log = run(tracker, frames)
+    assert ids(log.started) == [1]
+    assert ids(log.ended) == [1]  # only at flush
+    assert log.ended[0].hits == seen
+
+
+def test_skipped_frames_move_the_prediction_by_the_time_that_passed() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3, max_misses=2, lost_s=1.5))
+    walker = Walker("a", 50, 100, vx=100)  # 100 px/s, 40 px wide
+    times = [at(i) for i in range(6)] + [1.25, 1.375, 2.0, 2.125, 2.25, 2.875, 3.0]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    # After each long gap the box is more than a width away: no overlap with the last box,
+    # nor with a box moved on by one frame's worth.
+    assert max(gaps) == 0.625
+    assert walker.box(1.25).iou(walker.box(0.625 + DT)) == 0.0
+    log = run(tracker, [(t, [walker.det(t)]) for t in times])
+    assert ids(log.started) == [1]
+    assert ids(log.ended) == [1]
+    assert log.ended[0].hits == len(times)
+
+
+def test_frame_times_going_back_are_counted_not_fatal() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=1))
+    walker = Walker("a", 100, 100, vx=8)
+    tracker.update([walker.det(1.0)], 1.0)
+    update = tracker.update([walker.det(1.0)], 0.5)
+    assert ids(update.updated) == [1]
+    assert update.updated[0].last_seen == 1.0
+    assert tracker.late_frames == 1
+
+
+def test_lost_tracks_are_not_reported_active_until_they_end() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=3, max_misses=2, lost_s=1.0))
+    walker = Walker("a", 100, 100, vx=32)
+    for i in range(5):
+        tracker.update([walker.det(at(i))], at(i))
+    reported: list[list[int]] = []
+    ended: list[int] = []
+    for i in range(5, 20):
+        update = tracker.update([], at(i))
+        reported.append(ids(update.active))
+        ended += ids(update.ended)
+        if update.ended:
+            break
+    # Misses 1 and 2 still active; then lost (unreported) until 1 s after frame 4.
+    assert reported == [[1], [1]] + [[]] * 7
+    assert ended == [1]
+
+
+def test_max_age_ends_a_track_seen_long_ago() -> None:
+    cfg = TrackerConfig(min_hits=1, max_misses=100, lost_s=1.0, max_age_s=2.0)
+    tracker = ObjectTracker(cfg)
+    tracker.update([Walker("a", 0, 0, 0).det(0.0)], 0.0)
+    assert tracker.update([], 1.0).ended == []
+    ended = tracker.update([], 2.5).ended
+    assert ids(ended) == [1]
+    assert ended[0].misses == 2
+    assert ended[0].state is TrackState.ENDED
+
+
+def test_a_single_frame_blip_never_starts() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=2))
+    frames = [[Walker("a", 10, 10, 0).det(0)], [], [], [Walker("b", 300, 10, 0).det(0)], []]
+    log = run(tracker, [(at(i), dets) for i, dets in enumerate(frames)], flush=False)
+    assert log.started == []
+    assert log.ended == []
+    assert tracker.tracks == []
+
+
+def test_small_fast_boxes_match_by_centre_distance() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=2, center_distance=1.0))
+    bird = Walker("bird", 0, 50, vx=80, w=12, h=12, label="bird")  # 10 px a frame
+    assert bird.box(0).iou(bird.box(DT)) < 0.1
+    log = run(tracker, [(at(i), [bird.det(at(i))]) for i in range(10)])
+    assert ids(log.started) == [1]
+    assert len(log.holders[1]) == 9
+
+
+# ---- labels, filters, zones ---------------------------------------------------------
+
+
+def test_labels_are_tracked_separately() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=1, max_misses=0, lost_s=1.0))
+    person = Walker("p", 100, 100, vx=40)
+    car = Walker("c", 100, 100, vx=40, label="car")  # the very same boxes
+    update = tracker.update([person.det(0.0), car.det(0.0)], 0.0)
+    assert sorted(t.label for t in update.started) == ["car", "person"]
+    update = tracker.update([car.det(DT)], DT)
+    assert [t.label for t in update.updated] == ["car"]
+    # A car where the lost person is expected does not continue the person's track.
+    car_only = tracker.update([Det("car", 0.9, person.box(2 * DT))], 2 * DT)
+    assert [t.label for t in car_only.updated] == ["car"]
+    person_track = next(t for t in tracker.tracks if t.label == "person")
+    assert person_track.misses == 2
+
+
+def test_filters_drop_detections() -> None:
+    config = TrackerConfig(min_hits=1, labels=["person"], min_score=0.5, min_area=1000)
+    tracker = ObjectTracker(config)
+    update = tracker.update(
+        [
+            Det("cat", 0.9, Box(0, 0, 50, 50)),
+            Det("person", 0.4, Box(100, 0, 140, 80)),
+            Det("person", 0.8, Box(200, 0, 210, 10)),
+            Det("person", 0.8, Box(300, 0, 340, 80)),
+        ],
+        ts=0.0,
+    )
+    assert [t.box.x1 for t in update.started] == [300]
+
+
+def test_zones_entered_use_the_bottom_centre() -> None:
+    door = ZoneConfig(name="door", points=[(200, 0), (400, 0), (400, 200), (200, 200)])
+    cars_only = ZoneConfig(
+        name="drive", points=[(0, 0), (1000, 0), (1000, 1000), (0, 1000)], labels=["car"]
+    )
+    tracker = ObjectTracker(TrackerConfig(min_hits=1, zones=[door, cars_only]))
+    walker = Walker("a", 100, 60, vx=80)  # 10 px a frame, feet at y = 140
+    seen: list[frozenset[str]] = []
+    for i in range(20):
+        update = tracker.update([walker.det(at(i))], at(i))
+        (track,) = update.started + update.updated
+        assert track.id == 1
+        seen.append(track.zones)
+    # Foot x = 120 + 10 i: outside, then inside [200, 400] past i = 8; 'drive' is cars only.
+    assert seen[:8] == [frozenset()] * 8
+    assert all(z == frozenset({"door"}) for z in seen[9:])
+    final = tracker.flush(ts=3.0).ended[0]
+    assert final.zones_entered == frozenset({"door"})
+
+
+def test_best_score_box_and_frame_are_kept() -> None:
+    tracker = ObjectTracker(TrackerConfig(min_hits=2))
+    walker = Walker("a", 100, 100, vx=40)
+    scores = [0.6, 0.7, 0.95, 0.8, 0.9]
+    for i, score in enumerate(scores):
+        tracker.update([walker.det(at(i), score)], at(i), frame_index=10 + i)
+    (ended,) = tracker.flush(1.0).ended
+    assert ended.best_score == 0.95
+    assert ended.best_box == walker.box(at(2))
+    assert ended.best_frame_index == 12
+    assert ended.box == walker.box(at(4))
+    assert ended.hits == 5
+    assert ended.first_seen == 0.0
+    assert ended.last_seen == at(4)
+
+
+# ---- config ---------------------------------------------------------------------------
+
+
+def test_config_is_strict_and_bounded() -> None:
+    with pytest.raises(pydantic.ValidationError):
+        TrackerConfig(min_hit=2)  # type: ignore[call-arg]
+    with pytest.raises(pydantic.ValidationError):
+        TrackerConfig(stitch_s=1.0)  # type: ignore[call-arg]  # replaced by lost_s
+    with pytest.raises(pydantic.ValidationError):
+        ZoneConfig(name="z", points=[(0, 0), (1, 1)])
+    for bad in (
+        {"lost_s": -0.1},
+        {"lost_s": 61.0},
+        {"high_score": 1.5},
+        {"iou_threshold": 0.0},
+        {"low_iou_threshold": 1.1},
+        {"velocity_noise": -1.0},
+        {"measurement_noise": 0.0},
+        {"max_age_s": 5.0, "lost_s": 6.0},
+    ):
+        with pytest.raises(pydantic.ValidationError):
+            TrackerConfig.model_validate(bad)
+    schema = TrackerConfig.model_json_schema()
+    assert all("description" in p for p in schema["properties"].values())
