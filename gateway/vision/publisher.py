@@ -343,14 +343,14 @@ class CameraPublisher:
         self._ended[track.id] = announced
         while len(self._ended) > self._remember:
             self._ended.popitem(last=False)
-        if announced.retracted:
-            return  # retracted: its lifecycle ended with the retraction
-        self._emit_detection(track, "end", announced.snapshot, decision=decision, a=announced)
-        for child in announced.children:
-            self._labels.pop(child.id, None)
-            if not child.retracted:
-                self._emit_child(announced, child, "end")
+        if not announced.retracted:  # a retracted one's lifecycle ended with its retraction
+            self._emit_detection(track, "end", announced.snapshot, decision=decision, a=announced)
+            for child in announced.children:
+                self._labels.pop(child.id, None)
+                if not child.retracted:
+                    self._emit_child(announced, child, "end")
         if decision is Decision.HARD_CASE:
+            # Retracted ones too: a better crop may show the cloud it was wrong.
             self._maybe_hard_case(report, "end", now, announced)
 
     def _maybe_hard_case(
@@ -367,7 +367,6 @@ class CameraPublisher:
         if (
             not self._escalate
             or a is None
-            or a.retracted
             or report.crop is None
             or report.shot_index in a.sent_shots
             or self.band.decide_track(track) is not Decision.HARD_CASE
