@@ -260,7 +260,7 @@ class FrameAnalyzer:
         if not self.camera.motion.enabled or interval <= 0:
             return None
         last = self._last_full_frame
-        if last is not None and 0 <= ts - last < interval:
+        if last is not None and 0 <= ts - last < interval - 1e-6:  # float jitter of frame clocks
             return None
         self._last_full_frame = ts
         self.full_frame_passes += 1
