@@ -139,12 +139,10 @@ class Detection:
 
 
 def default_video() -> Path:
-    """Return the cached vtest.avi via the project's footage module (old or new layout)."""
+    """Return the cached vtest.avi via the project's footage module."""
     sys.path.insert(0, str(REPO))
-    try:
-        from lab.footage import fetch_vtest  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from gateway.vision.footage import fetch_vtest  # type: ignore[no-redef,unused-ignore]
+    from lab.footage import fetch_vtest
+
     path: Path = fetch_vtest()
     return path
 
