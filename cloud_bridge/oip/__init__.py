@@ -12,15 +12,19 @@ from cloud_bridge.oip.hard_case import (
     EdgeGuess,
     ImageEncoding,
     build_hard_case_request,
+    check_model,
     read_edge_guess,
 )
 from cloud_bridge.oip.protocol import (
     ErrorResponse,
     InferenceRequest,
     InferenceResponse,
+    ModelMetadata,
     RequestInput,
     RequestOutput,
     ResponseOutput,
+    ServerMetadata,
+    WireBody,
 )
 
 __all__ = [
@@ -29,16 +33,20 @@ __all__ = [
     "ImageEncoding",
     "InferenceRequest",
     "InferenceResponse",
+    "ModelMetadata",
     "OipClient",
     "RequestInput",
     "RequestOutput",
     "ResponseOutput",
+    "ServerMetadata",
     "UplinkConnectionError",
     "UplinkError",
     "UplinkHTTPError",
     "UplinkProtocolError",
     "UplinkTimeout",
+    "WireBody",
     "build_hard_case_request",
+    "check_model",
     "parse_retry_after",
     "read_edge_guess",
 ]
