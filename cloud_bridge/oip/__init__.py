@@ -13,6 +13,7 @@ from cloud_bridge.oip.hard_case import (
     ImageEncoding,
     build_hard_case_request,
     check_model,
+    check_server,
     read_edge_guess,
 )
 from cloud_bridge.oip.protocol import (
@@ -47,6 +48,7 @@ __all__ = [
     "WireBody",
     "build_hard_case_request",
     "check_model",
+    "check_server",
     "parse_retry_after",
     "read_edge_guess",
 ]

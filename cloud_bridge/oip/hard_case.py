@@ -35,6 +35,7 @@ from cloud_bridge.oip.protocol import (
     ModelMetadata,
     Parameters,
     RequestInput,
+    ServerMetadata,
 )
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "ImageEncoding",
     "build_hard_case_request",
     "check_model",
+    "check_server",
     "read_edge_guess",
 ]
 
@@ -136,6 +138,17 @@ def check_model(
                 f"it declares no output {', '.join(missing)} (a verdict needs label, score)"
             )
     return problems
+
+
+def check_server(server: ServerMetadata, *, encoding: ImageEncoding, binary: bool) -> list[str]:
+    """Return what a server is known to get wrong with these requests (empty: nothing)."""
+    if binary and encoding == "jpeg" and server.name == "kserve":
+        # kserve 0.21.0 InferRequest.from_bytes turns binary BYTES back into JSON strings.
+        return [
+            f"KServe {server.version} decodes binary BYTES inputs as UTF-8 text, so a binary "
+            "JPEG fails with 500: set cloud.binary_data: never, or image_encoding: uint8"
+        ]
+    return []
 
 
 def _shape_fits(shape: list[int], encoding: ImageEncoding) -> bool:

@@ -32,6 +32,7 @@ from cloud_bridge.oip import (
     ServerMetadata,
     build_hard_case_request,
     check_model,
+    check_server,
 )
 from cloud_bridge.oip.protocol import BINARY_EXTENSION
 from cloud_bridge.outbox import Outbox, OutboxItem
@@ -340,6 +341,8 @@ class HardCaseSender(_Sender):
             return None
         if self._binary_data == "auto":
             self._binary = server is not None and BINARY_EXTENSION in server.extensions
+        if server is not None:
+            problems += check_server(server, encoding=self._encoding, binary=self._binary)
         check = ModelCheck(server=server, problems=tuple(problems), binary=self._binary)
         named = f"model {self._model!r}" + (
             f" version {self._version!r}" if self._version is not None else ""
