@@ -97,10 +97,11 @@ class Judge(Model):  # type: ignore[misc]  # kserve ships no type hints
 
     def _grey(self, image: Any) -> np.ndarray:
         if image.datatype == "UINT8":
-            pixels = image.as_numpy().astype(np.float32)
+            pixels: np.ndarray = np.asarray(image.as_numpy(), dtype=np.float32)
             if pixels.ndim != 3 or pixels.shape[2] != 3:
                 raise ValueError(f"expected HxWx3 pixels, got {pixels.shape}")
-            return pixels.mean(axis=2)
+            mean: np.ndarray = pixels.mean(axis=2)
+            return mean
         item = image.as_numpy().reshape(-1)[0]
         if isinstance(item, str):
             content_type = (image.parameters or {}).get("content_type")
@@ -108,7 +109,8 @@ class Judge(Model):  # type: ignore[misc]  # kserve ships no type hints
                 raise ValueError(f"a JPEG as text needs content_type base64, not {content_type}")
             item = base64.b64decode(item, validate=True)
         with Image.open(io.BytesIO(item)) as jpeg:
-            return np.asarray(jpeg.convert("L"), dtype=np.float32)
+            grey: np.ndarray = np.asarray(jpeg.convert("L"), dtype=np.float32)
+        return grey
 
 
 def _datatype(array: np.ndarray) -> str:
