@@ -26,7 +26,7 @@ from cloud_bridge.oip import (
     check_server,
 )
 from cloud_bridge.oip.protocol import BINARY_EXTENSION
-from cloud_bridge.uplink import HardCase, Outcome, classify, verdict_from_response
+from cloud_bridge.uplink import EventClient, HardCase, Outcome, classify, verdict_from_response
 from tests.support.kserve_env import KSERVE_VERSION, KServeProcess
 
 pytestmark = pytest.mark.slow
@@ -196,3 +196,16 @@ async def test_error_detail_and_scalar_parameters(kserve: KServeProcess) -> None
     assert info.value.error is not None
     assert "parameters.edge" in info.value.error
     assert "Input should be a valid" in info.value.error
+
+
+async def test_events_sent_to_kserve_say_which_endpoint_failed(kserve: KServeProcess) -> None:
+    """KServe has no event sink: the 404 names the event sink and says what to set."""
+    sink = EventClient(kserve.url + "/v1/events", endpoint="event sink (cloud.events_url)")
+    async with sink:
+        with pytest.raises(UplinkHTTPError) as info:
+            await sink.post([b'{"id": "e1"}'])
+    message = str(info.value)
+    assert info.value.status == 404
+    assert message.startswith("event sink (cloud.events_url): HTTP 404 from ")
+    assert "no event sink there" in message
+    assert "forward_kinds: [vision.hard_case]" in message
