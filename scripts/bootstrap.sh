@@ -51,6 +51,10 @@ if [[ $want_test -eq 1 ]]; then
     echo "installing mosquitto (Debian) ..." >&2
     apt_install mosquitto
   fi
+  # KServe's model server (interop tests) in its own venv under the data dir: kserve
+  # 0.21.0 and MLServer 1.7.1 cannot share one (Starlette >= 1.3.1 vs FastAPI < 0.116).
+  echo "checking the KServe test venv ..." >&2
+  .venv/bin/python -m tests.support.kserve_env >/dev/null
 fi
 
 # Footage (vtest.avi, for the demo and the tests) comes from Debian's opencv-doc via

@@ -11,7 +11,13 @@ and the verdict callback are passed in.
 
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
 from cloud_bridge.uplink.budget import Budget
-from cloud_bridge.uplink.delivery import Channel, EventSender, HardCaseSender
+from cloud_bridge.uplink.delivery import (
+    BinaryData,
+    Channel,
+    EventSender,
+    HardCaseSender,
+    ModelCheck,
+)
 from cloud_bridge.uplink.event_client import EventAck, EventClient
 from cloud_bridge.uplink.hard_cases import (
     NEGATIVE_LABELS,
@@ -26,6 +32,7 @@ from cloud_bridge.uplink.policy import Failure, RetryPolicy, classify
 
 __all__ = [
     "NEGATIVE_LABELS",
+    "BinaryData",
     "Budget",
     "Channel",
     "CircuitBreaker",
@@ -37,6 +44,7 @@ __all__ = [
     "Failure",
     "HardCase",
     "HardCaseSender",
+    "ModelCheck",
     "NullObserver",
     "Outcome",
     "RetryPolicy",

@@ -9,6 +9,10 @@ blocks the event loop.
 Each sender is serial (one request in flight), so the outbox's at-least-once lease
 needs no locking: an item is acked after the cloud's answer, or leased again next
 round. A crash between answer and ack sends it again; the cloud dedups by id.
+
+Before its first hard case, `HardCaseSender` reads the server's metadata (`GET /v2`)
+and the model's (`GET /v2/models/{name}[/versions/{v}]`): it reports once what does not
+fit (`ModelCheck`), and decides whether to use the binary tensor data extension.
 """
 
 from __future__ import annotations
@@ -19,9 +23,18 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-from cloud_bridge.errors import UplinkError
-from cloud_bridge.oip import ImageEncoding, OipClient, build_hard_case_request
+from cloud_bridge.errors import UplinkError, UplinkHTTPError, UplinkProtocolError
+from cloud_bridge.oip import (
+    ImageEncoding,
+    OipClient,
+    ServerMetadata,
+    build_hard_case_request,
+    check_model,
+    check_server,
+)
+from cloud_bridge.oip.protocol import BINARY_EXTENSION
 from cloud_bridge.outbox import Outbox, OutboxItem
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
 from cloud_bridge.uplink.budget import Budget
@@ -30,9 +43,27 @@ from cloud_bridge.uplink.hard_cases import HardCase, Verdict, verdict_from_respo
 from cloud_bridge.uplink.observer import UplinkObserver
 from cloud_bridge.uplink.policy import Failure, RetryPolicy, classify
 
-__all__ = ["Channel", "EventSender", "HardCaseSender"]
+__all__ = ["BinaryData", "Channel", "EventSender", "HardCaseSender", "ModelCheck"]
 
 log = logging.getLogger(__name__)
+
+BinaryData = Literal["auto", "always", "never"]
+"""The binary tensor data extension: `auto` when the server lists it, always, or never."""
+
+# Answers to a binary request that say "not this way": in `auto`, resend it as JSON.
+_BINARY_REFUSED = frozenset({400, 415, 422, 501})
+
+
+@dataclass(slots=True, frozen=True)
+class ModelCheck:
+    """What the start-up metadata check found: the server, problems, the encoding chosen."""
+
+    server: ServerMetadata | None
+    """The server's `GET /v2` answer; None when it has no such route."""
+    problems: tuple[str, ...]
+    """What does not fit the hard-case requests (empty: all fits, or nothing declared)."""
+    binary: bool
+    """Whether hard cases go out as binary tensor data."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -191,6 +222,8 @@ class HardCaseSender(_Sender):
         budget: Budget,
         on_verdict: Callable[[Verdict], object],
         min_score: float = 0.5,
+        binary_data: BinaryData = "auto",
+        where: str = "the OIP server",
     ) -> None:
         super().__init__(channel)
         self.client = client
@@ -200,8 +233,17 @@ class HardCaseSender(_Sender):
         self.budget = budget
         self._on_verdict = on_verdict
         self._min_score = min_score
+        self._binary_data: BinaryData = binary_data
+        self._binary = binary_data == "always"
+        self._where = where
+        self.model_check: ModelCheck | None = None
+        """The start-up check's findings, once the server answered."""
 
     async def _round(self) -> bool:
+        if self.model_check is None:
+            self.model_check = await self._check_model()
+            if self.model_check is None:
+                return True  # the server cannot be reached: backed off, look again
         # Wait for the calls budget before leasing, so that when it frees up the most
         # uncertain item of that moment goes (the lease order is the outbox priority).
         if await self._budget_wait(0):
@@ -223,13 +265,14 @@ class HardCaseSender(_Sender):
                 label=case.label,
                 score=case.score,
                 encoding=self._encoding,
+                binary=self._binary,
             )
         except ValueError as exc:
             log.error("uplink hard_cases: dropping unusable item %s: %s", item.id, exc)
             await asyncio.to_thread(self.outbox.ack, [item.id])
             self.observer.dropped(self.name, "unusable", 1)
             return True
-        wire_bytes = len(request.model_dump_json(exclude_none=True))
+        wire_bytes = len(request.to_wire().body)
         self.budget.spend(wire_bytes)
         self.observer.attempt(self.name)
         started = time.monotonic()
@@ -241,6 +284,8 @@ class HardCaseSender(_Sender):
             )
         except UplinkError as exc:
             failure = classify(exc)
+            if self._binary_refused(exc):
+                return True  # the same item goes again, as JSON
             if failure.permanent:
                 log.error("uplink hard_cases: cloud refused %s for good: %s", item.id, exc)
                 await asyncio.to_thread(self.outbox.ack, [item.id])
@@ -255,6 +300,75 @@ class HardCaseSender(_Sender):
         await asyncio.to_thread(self.outbox.ack, [item.id])
         await self._succeeded()
         return True
+
+    def _binary_refused(self, exc: UplinkError) -> bool:
+        """In `auto`, a binary request refused as such: switch to JSON for good."""
+        if not (self._binary and self._binary_data == "auto"):
+            return False
+        if not (isinstance(exc, UplinkHTTPError) and exc.status in _BINARY_REFUSED):
+            return False
+        self._binary = False
+        self.observer.failed(self.name, "binary_refused")
+        log.warning(
+            "uplink hard_cases: %s lists %s but refused a binary request (%s); "
+            "sending JSON from now on",
+            self._where, BINARY_EXTENSION, exc,
+        )  # fmt: skip
+        return True
+
+    async def _check_model(self) -> ModelCheck | None:
+        """Read the server's and the model's metadata; report once what does not fit.
+
+        None when the server cannot be reached (the failure is counted and backed off).
+        """
+        try:
+            server: ServerMetadata | None = await self.client.server_metadata()
+        except (UplinkHTTPError, UplinkProtocolError):
+            server = None  # no `GET /v2` there: no extensions known
+        except UplinkError as exc:
+            await self._failed(exc, classify(exc))
+            return None
+        problems: list[str] = []
+        try:
+            metadata = await self.client.model_metadata(self._model, self._version)
+            problems = check_model(metadata, encoding=self._encoding)
+        except UplinkHTTPError as exc:
+            problems = [self._refusal(exc)]
+        except UplinkProtocolError as exc:
+            problems = [f"its metadata cannot be read: {exc}"]
+        except UplinkError as exc:
+            await self._failed(exc, classify(exc))
+            return None
+        if self._binary_data == "auto":
+            self._binary = server is not None and BINARY_EXTENSION in server.extensions
+        if server is not None:
+            problems += check_server(server, encoding=self._encoding, binary=self._binary)
+        check = ModelCheck(server=server, problems=tuple(problems), binary=self._binary)
+        named = f"model {self._model!r}" + (
+            f" version {self._version!r}" if self._version is not None else ""
+        )
+        software = f"{server.name} {server.version}".strip() if server is not None else "unknown"
+        if problems:
+            log.error(
+                "uplink hard_cases: %s on %s (%s) does not fit the hard cases: %s",
+                named, self._where, software, "; ".join(problems),
+            )  # fmt: skip
+        else:
+            log.info(
+                "uplink hard_cases: %s on %s (%s) ready; binary tensor data %s",
+                named, self._where, software, "on" if self._binary else "off",
+            )  # fmt: skip
+        return check
+
+    def _refusal(self, exc: UplinkHTTPError) -> str:
+        """What a refused metadata request says about the configuration."""
+        if exc.status == 404:
+            return f"the server has no model {self._model!r} ({exc})"
+        if exc.status == 501 and self._version is not None:
+            return (
+                f"the server does not implement versioned routes ({exc}): unset cloud.model_version"
+            )
+        return f"its metadata was refused: {exc}"
 
     async def _budget_wait(self, nbytes: int) -> bool:
         wait = self.budget.delay_s(nbytes)

@@ -21,7 +21,9 @@ from cloud_bridge.errors import (
 __all__ = ["Failure", "RetryPolicy", "classify"]
 
 # A well-formed request the cloud will never take: retrying cannot help (RFC 9110 15.5).
-_PERMANENT_STATUSES = frozenset({400, 413, 415, 422})
+# 501 (Not Implemented: KServe's answer to any `/versions/{v}/` route) and 505 (HTTP
+# Version Not Supported) are 5xx but say the same of this request, not the server's health.
+_PERMANENT_STATUSES = frozenset({400, 413, 415, 422, 501, 505})
 
 
 @dataclass(slots=True)

@@ -40,4 +40,10 @@ async def start(ctx: RuntimeContext) -> None:
             "cloud: the token is sent in clear text to %s (plain HTTP, allow_insecure: true)",
             ", ".join(insecure),
         )
-    log.info("cloud link to %s started (model %s)", redact_urls(str(cfg.url)), cfg.model)
+    log.info(
+        "cloud link started: event sink (cloud.events_url) %s, OIP server (cloud.oip_url) %s, "
+        "model %s",
+        redact_urls(str(cfg.event_sink_url() or "none")),
+        redact_urls(str(cfg.oip_base_url())),
+        cfg.model,
+    )

@@ -31,6 +31,10 @@ __all__ = ["CloudLink", "outbox_path"]
 
 log = logging.getLogger(__name__)
 
+EVENT_SINK = "event sink (cloud.events_url)"
+OIP_SERVER = "OIP server (cloud.oip_url)"
+"""How errors name the two endpoints: each failure says which one and where it is set."""
+
 
 def outbox_path(cfg: CloudSection, gateway_id: str) -> Path:
     """The outbox file: `cloud.outbox.path`, or `<data dir>/outbox/<gateway id>.db`."""
@@ -144,10 +148,17 @@ class CloudLink:
 
     async def _run_events(self) -> None:
         cfg = self.cfg
-        assert cfg.url is not None  # the section's validator requires it when enabled
-        url = cfg.url.rstrip("/") + cfg.events_path
+        url = cfg.event_sink_url()
+        if url is None:  # an OIP-only cloud: the section forwards only hard cases then
+            log.info("cloud: no event sink (cloud.events_url); only hard cases go upstream")
+            await asyncio.Event().wait()
+            return
         async with EventClient(
-            url, token=self._token, timeout=cfg.request_timeout_s, ca_file=cfg.ca_file
+            url,
+            token=self._token,
+            timeout=cfg.request_timeout_s,
+            ca_file=cfg.ca_file,
+            endpoint=EVENT_SINK,
         ) as client:
             self.event_sender = EventSender(
                 self._channels[EVENTS],
@@ -159,10 +170,15 @@ class CloudLink:
 
     async def _run_hard_cases(self) -> None:
         cfg = self.cfg
-        base = cfg.oip_url or cfg.url
-        assert base is not None
+        base = cfg.oip_base_url()
+        assert base is not None  # the section's validator requires it when enabled
         async with OipClient(
-            base, token=self._token, timeout=cfg.infer_timeout_s, ca_file=cfg.ca_file
+            base,
+            token=self._token,
+            timeout=cfg.infer_timeout_s,
+            ca_file=cfg.ca_file,
+            tls_hint="set cloud.ca_file to trust its CA",
+            endpoint=OIP_SERVER,
         ) as client:
             self.hard_case_sender = HardCaseSender(
                 self._channels[HARD_CASES],
@@ -173,5 +189,7 @@ class CloudLink:
                 budget=self.budget,
                 on_verdict=self._on_verdict,
                 min_score=cfg.verdict_min_score,
+                binary_data=cfg.binary_data,
+                where=f"{OIP_SERVER} {base}",
             )
             await self.hard_case_sender.run()
