@@ -214,8 +214,9 @@ async def test_status_page_shows_the_gateway_live_in_chromium(
             )
             shot = tmp_path / "status-page.png"
             assert await asyncio.to_thread(driver.save_screenshot, str(shot))
-            image = cv2.imread(str(shot))
-            assert image is not None
+            read = cv2.imread(str(shot))
+            assert read is not None
+            image = np.asarray(read, dtype=np.uint8)
             inside = box_pixels(image, rect)
             assert inside > 100, f"{inside} box-coloured pixels in the snapshot"
             assert box_pixels(image, {"x": 0, "y": 0, "width": 40, "height": 40}) == 0
