@@ -178,7 +178,7 @@ class HttpEndpoint:
         if not isinstance(token, str) or not self._credentials.token_ok(token):
             return web.Response(status=401, text=_LOGIN_FORM, content_type="text/html")
         assert self._credentials.session is not None
-        response = web.HTTPSeeOther("/")
+        response = web.Response(status=303, headers={"Location": "/"})
         response.set_cookie(
             SESSION_COOKIE,
             self._credentials.session,
