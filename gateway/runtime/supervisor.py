@@ -78,6 +78,10 @@ class Supervisor:
         """Names of the components running (or waiting to restart), in start order."""
         return [c.component.name for c in self._children]
 
+    def get(self, name: str) -> Component | None:
+        """The component `name` (running or waiting to restart), or None."""
+        return next((c.component for c in self._children if c.component.name == name), None)
+
     async def remove(self, name: str) -> bool:
         """Stop the component `name` (cancel and await it); False when there is none."""
         child = next((c for c in self._children if c.component.name == name), None)
