@@ -67,6 +67,17 @@ def model_problems(config: GatewayConfig, cameras: list[str] | None = None) -> l
             resolve(model.model_file)  # ModelNotFoundError names the fetch command
         except ModelError as exc:
             problems.append(f"camera {camera.id}: {exc}")
+    for camera in config.cameras:
+        if not camera.enabled or not camera.privacy.redact_faces:
+            continue
+        if cameras is not None and camera.id not in cameras:
+            continue
+        from gateway.vision.redact import FACE_MODEL
+
+        try:
+            resolve(FACE_MODEL)  # faces are never sent unblurred: no model, no start
+        except ModelError as exc:
+            problems.append(f"camera {camera.id}: {exc}")
     return problems
 
 
@@ -96,6 +107,10 @@ class Cameras:
                 raise ModelError(msg)
             if model is not None:
                 resolve(model.model_file)  # ModelNotFoundError names the fetch command
+            if camera.privacy.redact_faces:
+                from gateway.vision.redact import FACE_MODEL
+
+                resolve(FACE_MODEL)  # faces are never sent unblurred: no model, no start
         for camera, model in wanted.values():
             self._start(camera, model)
 
