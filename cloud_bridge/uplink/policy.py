@@ -8,6 +8,7 @@ value object; the gateway builds it from its config.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from cloud_bridge.errors import (
@@ -15,6 +16,7 @@ from cloud_bridge.errors import (
     UplinkError,
     UplinkHTTPError,
     UplinkProtocolError,
+    UplinkRefused,
     UplinkTimeout,
 )
 
@@ -22,6 +24,10 @@ __all__ = ["Failure", "RetryPolicy", "classify"]
 
 # A well-formed request the cloud will never take: retrying cannot help (RFC 9110 15.5).
 _PERMANENT_STATUSES = frozenset({400, 413, 415, 422})
+# MQTT 5 reason codes that refuse the message itself, not the session: Packet too large,
+# Payload format invalid (MQTT 5 section 2.4). Not authorized (0x87), Quota exceeded
+# (0x97) and the rest are about the deployment: keep the items and retry.
+_PERMANENT_MQTT_CODES = frozenset({0x95, 0x99})
 
 
 @dataclass(slots=True)
@@ -84,6 +90,10 @@ def classify(exc: UplinkError) -> Failure:
         return Failure("tls" if exc.tls else "connection")
     if isinstance(exc, UplinkProtocolError):
         return Failure("protocol")
+    if isinstance(exc, UplinkRefused):
+        slug = re.sub(r"[^a-z0-9]+", "_", exc.name.lower()).strip("_") or f"code_{exc.code}"
+        permanent = exc.stage == "publish" and exc.code in _PERMANENT_MQTT_CODES
+        return Failure(slug, permanent=permanent)
     if isinstance(exc, UplinkHTTPError):
         if exc.status in _PERMANENT_STATUSES:
             return Failure(f"http_{exc.status}", permanent=True)

@@ -2,6 +2,7 @@
 
 Events.emit ──> OutboxWriter (sink; in-memory handoff) ──to_thread──> Outbox (SQLite)
 Outbox ──> EventSender ──> POST <url>/v1/events (gzip JSON batches)
+       ├─> MqttEventSender ──> QoS 1 PUBLISH to a cloud broker (events.transport: mqtt)
        └─> HardCaseSender ──> OIP infer <model> ──> VerdictPublisher ──> cloud.verdict
 """
 
@@ -33,6 +34,7 @@ async def start(ctx: RuntimeContext) -> None:
         cfg, gateway_id=ctx.config.gateway.id, stats=ctx.stats, on_verdict=publish
     )
     ctx.events.add_sink(link.writer)
+    ctx.health.add(link.health_problems)
     for component in link.components():
         ctx.supervisor.start(component)
     if insecure := cfg.insecure_urls():
@@ -40,4 +42,12 @@ async def start(ctx: RuntimeContext) -> None:
             "cloud: the token is sent in clear text to %s (plain HTTP, allow_insecure: true)",
             ", ".join(insecure),
         )
-    log.info("cloud link to %s started (model %s)", redact_urls(str(cfg.url)), cfg.model)
+    broker = cfg.events.mqtt
+    if broker is not None and cfg.events.transport == "mqtt":
+        log.info("cloud events to mqtt://%s:%d (%s)", broker.host, broker.port, broker.topic)
+        if not broker.tls.enabled:
+            log.warning("cloud: events go to %s in clear text (events.mqtt.tls off)", broker.host)
+    if cfg.url is None and cfg.oip_url is None:
+        log.warning("cloud: no url: hard cases are not judged (they expire in the outbox)")
+    else:
+        log.info("cloud link to %s started (model %s)", redact_urls(str(cfg.url)), cfg.model)

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.config import GatewayConfig
 from gateway.events import Events
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
+from gateway.runtime.http import HealthChecks
 from gateway.runtime.supervisor import Supervisor
 from gateway.stats_registry import Stats
 
@@ -23,6 +24,8 @@ class RuntimeContext:
     topics: Topics
     events: Events
     supervisor: Supervisor
+    health: HealthChecks = field(default_factory=HealthChecks)
+    """Add a check here to have its problems on `/healthz` and the `ping` command."""
 
 
 PipelineStart = Callable[[RuntimeContext], Awaitable[None]]

@@ -18,7 +18,7 @@ from gateway.mqtt.bus import MqttBus, SubscriptionWatch
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import Commands
 from gateway.runtime.context import PipelineStart, RuntimeContext
-from gateway.runtime.http import HttpEndpoint
+from gateway.runtime.http import HealthChecks, HttpEndpoint
 from gateway.runtime.stats_publisher import StatsPublisher
 from gateway.runtime.supervisor import Supervisor
 from gateway.stats_registry import Stats
@@ -63,6 +63,7 @@ class Gateway:
         self.supervisor: Supervisor | None = None
         self.events: Events | None = None
         self.started = asyncio.Event()
+        self.health = HealthChecks()
 
     def health_problems(self) -> list[str]:
         """Why the gateway is not healthy right now; empty when it is."""
@@ -74,6 +75,7 @@ class Gateway:
             problems.extend(f"mqtt subscription {r}" for r in self.bus.refused())
         if self.supervisor is not None:
             problems.extend(f"component {n} is restarting" for n in self.supervisor.failing)
+        problems.extend(self.health.problems())
         return problems
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -128,6 +130,7 @@ class Gateway:
                 topics=self.topics,
                 events=self.events,
                 supervisor=supervisor,
+                health=self.health,
             )
             for start in self.pipelines:
                 await start(ctx)

@@ -18,6 +18,22 @@ HealthCheck = Callable[[], list[str]]
 """Returns the reasons the gateway is unhealthy; empty when healthy."""
 
 
+class HealthChecks:
+    """The checks pipelines add at start (the cloud link: a failing uplink)."""
+
+    def __init__(self) -> None:
+        self._checks: list[HealthCheck] = []
+
+    def add(self, check: HealthCheck) -> Callable[[], None]:
+        """Add `check`; return the function that removes it."""
+        self._checks.append(check)
+        return lambda: self._checks.remove(check) if check in self._checks else None
+
+    def problems(self) -> list[str]:
+        """Every check's problems, in the order the checks were added."""
+        return [problem for check in self._checks for problem in check()]
+
+
 class HttpEndpoint:
     """Component `http`: serves the stats registry and health on host:port."""
 
