@@ -289,7 +289,7 @@ class CloudMqttClient:
 
     def _cb_log(self, client: paho.Client, userdata: object, level: int, text: str) -> None:
         del client, userdata
-        if level == paho.MQTT_LOG_ERR:
+        if level == paho.MQTT_LOG_ERR and text.startswith(("failed to", "timeout on socket")):
             # The reason a TLS session died (the broker's alert about our certificate)
             # reaches us only here: paho turns the socket error into "connection lost".
             self._last_socket_error = text
