@@ -20,13 +20,8 @@ from gateway.events import Event, Priority
 from gateway.plugins import build_gateway
 from gateway.runtime import Gateway
 from tests.conftest import ConfigFactory
-from tests.gateway.fleet.conftest import (
-    CloudObserver,
-    Fleet,
-    FleetPki,
-    fleet_section,
-    start_cloud_broker,
-)
+from tests.gateway.fleet.conftest import Fleet, fleet_section
+from tests.support.fleet import CloudObserver, FleetPki, start_cloud_broker
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.mqtt import client, next_message, running
 from tests.support.waits import eventually
