@@ -141,10 +141,9 @@ def bare(broker: Mosquitto, pki: FleetPki, payloads: list[bytes]) -> float:
     return len(payloads) / elapsed
 
 
-def sim_gateways(
-    broker: Mosquitto, pki: FleetPki, base: Path, m: int, tag: str
-) -> list[SimGateway]:
+def sim_gateways(cloud: Cloud, m: int, tag: str) -> list[SimGateway]:
     """M gateways, each with its own outbox and session."""
+    broker, pki, base = cloud.broker, cloud.pki, cloud.base
     assert broker.tls_port is not None
     out = []
     for k in range(m):
