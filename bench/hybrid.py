@@ -1,23 +1,30 @@
-"""Edge vs cloud on real footage: all-cloud baseline, edge only, and the hybrid cascade.
+"""Edge vs cloud on vtest.avi, scored against the hand-verified truth (lab/truth/vtest).
 
-    python -m bench.hybrid [--clip PATH] [--frames N] [--fps 10] [--quality 80]
+    python -m bench.hybrid [--frames N] [--mot-out PATH] [--edge-mot-out PATH]
 
-- All-cloud: every frame at `--fps` as a JPEG at `--quality` is what an all-cloud design
-  uploads; the cloud model on every frame is the oracle (`refcloud.oracle`), so
-  its accuracy is 1 by definition.
-- Edge only: the camera pipeline (`FrameAnalyzer`: motion, the edge model on blobs, the
-  tracker) with the shipped config; every track not dropped by the band is reported.
-- Hybrid: the same pipeline (the same config unless a flag varies it); each track ending
-  in the band `[low, high)` sends its best crop to the cloud model through the Open
-  Inference Protocol client, against the reference server started in-process on
-  loopback hosting `OracleJudge`. Rejected tracks are dropped, confirmed ones kept; a
-  confirmed one whose verdict found several people becomes one track per person, each
-  box from the cloud's answer placed inside the track's box (`gateway.vision.groups`).
-  `--group-aspect` also escalates settled tracks whose best box is group-shaped.
-  Uplink: the JPEG crops plus one compact JSON event per reported track.
+- Edge: the shipped camera of configs/gateway.example.yaml (the bundled SSDLite person
+  detector on motion regions plus a periodic whole-frame look, the Kalman tracker, faces
+  blurred on crops and snapshots), as `bench.vision_pipeline` runs it, frame by frame on
+  the clip's own clock.
+- Edge only: every track the configured band does not drop.
+- Hybrid: the gateway's own `CameraPublisher` on the same frames. Each `vision.hard_case`
+  it emits (up to `escalation.max_crops` per track: first sight, shape change, end) goes
+  as the outbox would send it, through the Open Inference Protocol client, to the
+  reference cloud (`refcloud.serve`, loopback, this process) hosting the default judge
+  (`OracleJudge`); the answer becomes a `cloud.verdict` event (`VerdictPublisher`) that
+  the camera's `VerdictSink` applies, before the next frame. The hybrid reports what
+  the corrected event stream says: retracted tracks are gone, relabelled ones carry the
+  cloud's label (only `person` is scored), a split track is one track per person from
+  the frame of its split (each box placed inside the track's box as the cloud saw it).
+- All-cloud: every frame as a JPEG at `--quality` (the uplink a cloud-only design needs).
+- Uplink: the hard-case crops plus every `vision.detection`/`vision.hard_case` event's
+  JSON, over the all-cloud bytes.
+- Faces: the full-range face detector (BlazeFace, `blazeface_full`) at 0.5 on every
+  uploaded crop as sent (`faces_in_uploads_after`) and on the same crop cut without
+  redaction (`faces_in_uploads_before`).
 
-The edge runs once; the band is swept afterwards (each track's verdict is asked once).
-Accuracy follows `lab.evaluation`. The last stdout line is the JSON summary.
+Scores: py-motmetrics IDF1 (lab.mot) and the one-to-one event rule (lab.evaluation).
+The last stdout line is the JSON summary.
 """
 
 from __future__ import annotations
@@ -27,51 +34,137 @@ import asyncio
 import json
 import sys
 import time
-from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import cv2
+import numpy as np
 
-from bench.hybrid_edge import SHIPPED, EdgeRun, EdgeSettings, EndedTrack, kept_by_edge, run_edge
-from bench.hybrid_report import BandRow, ModeRow, draw_band_plot, mode_row, print_table
+from bench.vision_pipeline import VTEST_FPS, read_video, shipped_person_camera
 from cloud_bridge.oip import OipClient, build_hard_case_request
-from cloud_bridge.uplink.hard_cases import HardCase, Outcome, Verdict, verdict_from_response
-from devices.cameras import encode_jpeg
+from cloud_bridge.uplink import HardCase, verdict_from_response
+from devices.cameras import Image, encode_jpeg
+from gateway.cloudlink.sink import EventRouter
+from gateway.cloudlink.verdicts import VerdictPublisher
+from gateway.config import MqttConfig
+from gateway.events import Event, Events, Kind
+from gateway.inference.detector import Detector
+from gateway.inference.geometry import Box
+from gateway.mqtt.bus import MqttBus
+from gateway.mqtt.topics import Topics
+from gateway.stats_registry import Stats
+from gateway.vision.analyzer import FrameAnalyzer
+from gateway.vision.camera_stats import CameraStats
 from gateway.vision.cascade import Band, Decision
-from gateway.vision.groups import place_people
-from lab.evaluation import TrackPath
+from gateway.vision.component import build_detector
+from gateway.vision.corrections import VerdictSink
+from gateway.vision.publisher import CameraPublisher
+from gateway.vision.redact import FACE_MODEL, FaceRedactor, Redacted, find_faces
+from lab.evaluation import TrackPath, TrackRecorder, match_events
 from lab.footage import fetch_vtest
-from lab.oracle_store import (
-    oracle_detections,
-    oracle_tracks,
-    read_frames,
-)
+from lab.mot import score_mot, write_mot
+from lab.truth import vtest_truth
 from refcloud import EventSink, serve
 from refcloud.oracle import PersonOracle
 from refcloud.oracle_judge import OracleJudge
 
-SHIPPED_BAND = Band(0.5, 0.99)  # configs/gateway.example.yaml (escalation defaults)
-GROUP_ASPECT = 0.6  # swept: group-shaped settled tracks escalate too
-DEFAULT_BAND = SHIPPED_BAND
-SWEEP_LOWS = (0.5, 0.8)  # plus the run's own min score
-SWEEP_HIGHS = (0.9, 0.99, 0.995, 0.999, 1.01)  # 1.01: every track is a hard case
 RESULTS = Path(__file__).parent / "results"
 VERDICT_MIN_SCORE = 0.5
-_PEOPLE_IDS = 10_000_000  # ids of the per-person tracks made from a group's verdict
+FACE_CHECK = 0.5
+PERSON = "person"
 
 
-async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int, Verdict]:
-    """Send each crop to the cloud model through OIP on a loopback server; return verdicts."""
+class _DiscardBus(MqttBus):
+    """A bus that is never connected: the bench reads events from a sink, not MQTT."""
+
+    def __init__(self) -> None:
+        super().__init__(
+            MqttConfig(), client_id="bench", status_topic="bench/status", stats=Stats()
+        )
+
+    def publish(
+        self, topic: str, payload: bytes | str, *, qos: int = 0, retain: bool = False
+    ) -> None:
+        """Drop the message."""
+
+
+class RecordingRedactor(FaceRedactor):
+    """The camera's redactor, keeping each crop as it was before redaction (bench only)."""
+
+    def __init__(self, detector: Detector, *, threshold: float, quality: int) -> None:
+        super().__init__(detector, threshold=threshold)
+        self.quality = quality
+        self.raw: dict[bytes, Image] = {}
+        """Uploaded JPEG (as the analyzer encodes it) -> the crop before redaction."""
+
+    def redact(self, image: Image, region: Box | None = None) -> Redacted:
+        """Redact, remembering crops (no `region`) by their encoded result."""
+        out = super().redact(image, region)
+        if region is None:
+            self.raw[encode_jpeg(out.image, self.quality)] = image.copy()
+        return out
+
+
+@dataclass(slots=True)
+class HybridRun:
+    """What the edge and the cloud did on the clip."""
+
+    recorder: TrackRecorder
+    publisher: CameraPublisher
+    sink: VerdictSink
+    frames: int
+    cpu_s: float
+    events_bytes: int = 0
+    crops: list[bytes] = field(default_factory=list)
+    ended_best: dict[int, float] = field(default_factory=dict)
+    round_trip_ms: list[float] = field(default_factory=list)
+
+
+async def run_hybrid(
+    clip: Path, frames: int | None, threads: int, redactor: FaceRedactor
+) -> HybridRun:
+    """Run the shipped camera and the gateway's publisher with the cloud in the loop."""
+    cam, model = shipped_person_camera()
+    model = model.model_copy(update={"num_threads": threads})
+    analyzer = FrameAnalyzer(cam, model, build_detector(model), redactor=redactor)
+    stats = Stats()
+    bus = _DiscardBus()
+    topics = Topics("bench")
+    events = Events(bus=bus, topics=topics, stats=stats, gateway_id="bench")
+    cam_stats = CameraStats(stats, cam.id)
+    publisher = CameraPublisher(
+        camera=cam,
+        events=events,
+        bus=bus,
+        topics=topics,
+        stats=cam_stats,
+        remember_ended=1_000_000,
+    )
+    sink = VerdictSink(publisher, cam_stats)
+    pending: list[Event] = []
+    run = HybridRun(TrackRecorder(), publisher, sink, 0, 0.0)
+
+    def capture(event: Event) -> None:
+        if event.kind in (Kind.VISION_DETECTION, Kind.VISION_HARD_CASE):
+            run.events_bytes += len(event.to_json())
+        if event.kind == Kind.VISION_HARD_CASE:
+            pending.append(event)
+
+    events.add_sink(capture)
+    events.add_sink(sink)
+    publish_verdict = VerdictPublisher(events=events, bus=bus, topics=topics)
+    router = EventRouter(("*",), ())
+    judge = OracleJudge(PersonOracle())
     loop = asyncio.get_running_loop()
     port: asyncio.Future[int] = loop.create_future()
-    verdicts: dict[int, Verdict] = {}
-    with EventSink(":memory:") as sink:
+    with EventSink(":memory:") as cloud_sink:
         server = asyncio.create_task(
             serve(
                 "127.0.0.1",
                 0,
                 models={judge.name: judge},
-                sink=sink,
+                sink=cloud_sink,
                 no_auth=True,  # loopback, this process only
                 on_started=port.set_result,
             ),
@@ -81,104 +174,115 @@ async def judge_tracks(tracks: list[EndedTrack], judge: OracleJudge) -> dict[int
             async with asyncio.timeout(30):
                 bound = await port
             async with OipClient(f"http://127.0.0.1:{bound}", timeout=60) as oip:
-                for item in tracks:
-                    assert item.crop is not None  # only tracks with a crop are judged
-                    t = item.track
-                    case = HardCase(f"track-{t.id}", "bench", t.label, t.best_score, 0.75, {})
-                    request = build_hard_case_request(
-                        item.crop, hard_case_id=case.id, label=t.label, score=t.best_score
-                    )
-                    t0 = time.perf_counter()
-                    response = await oip.infer(judge.name, request)
-                    ms = (time.perf_counter() - t0) * 1000
-                    verdict = verdict_from_response(
-                        case, response, min_score=VERDICT_MIN_SCORE, round_trip_ms=ms
-                    )
-                    verdicts[t.id] = verdict
+                cloud = _Cloud(router, oip, judge.name, publish_verdict, run)
+                ts = 0.0
+                for index, image in enumerate(read_video(str(clip), frames)):
+                    ts = index / VTEST_FPS
+                    t0 = time.process_time()
+                    outcome = analyzer.process(image, ts)
+                    run.cpu_s += time.process_time() - t0
+                    run.recorder.record(index, outcome.active)
+                    for report in outcome.ended:
+                        run.ended_best[report.track.id] = report.track.best_score
+                    publisher.handle(outcome)
+                    await cloud.judge(pending)
+                    run.frames = index + 1
+                last = analyzer.flush(ts + 1.0)
+                for report in last.ended:
+                    run.ended_best[report.track.id] = report.track.best_score
+                publisher.handle(last)
+                await cloud.judge(pending)
         finally:
             server.cancel()
             await asyncio.gather(server, return_exceptions=True)
-    return verdicts
+    return run
 
 
-def band_rows(
-    sweep: Sequence[Band],
-    edge: EdgeRun,
-    *,
-    oracle: list[TrackPath],
-    frames: list[int],
-    verdicts: dict[int, Verdict],
-    all_cloud_bytes: int,
-) -> list[BandRow]:
-    """Score the hybrid at every swept band (and edge only at the same `low`)."""
-    paths = {p.id: p for p in edge.paths}
-    rows = []
-    for band in sweep:
-        reported: list[TrackPath] = []
-        uplink = calls = rejected = 0
-        for item in edge.ended:
-            decision = band.decide_track(item.track)
-            path = paths.get(item.track.id)
-            if decision is Decision.DROPPED:
+@dataclass(slots=True, frozen=True)
+class _Cloud:
+    """The uplink's path for hard cases: outbox item, OIP call, verdict event."""
+
+    router: EventRouter
+    oip: OipClient
+    model: str
+    publish: VerdictPublisher
+    run: HybridRun
+
+    async def judge(self, pending: list[Event]) -> None:
+        """Send the waiting hard cases as the uplink does; publish each verdict."""
+        while pending:
+            event = pending.pop(0)
+            item = self.router.to_item(event)
+            assert item is not None
+            assert item.media is not None
+            case = HardCase.from_payload(item.payload)
+            self.run.crops.append(item.media)
+            request = build_hard_case_request(
+                item.media, hard_case_id=case.id, label=case.label, score=case.score
+            )
+            t0 = time.perf_counter()
+            response = await self.oip.infer(self.model, request)
+            ms = (time.perf_counter() - t0) * 1000
+            self.run.round_trip_ms.append(ms)
+            verdict = verdict_from_response(
+                case, response, min_score=VERDICT_MIN_SCORE, round_trip_ms=ms
+            )
+            self.publish(verdict)
+
+
+def hybrid_paths(run: HybridRun, fps: float) -> list[TrackPath]:
+    """The tracks the corrected event stream reports (people only)."""
+    out: list[TrackPath] = []
+    for path in run.recorder.paths():
+        a = run.publisher.corrected(path.id)
+        if a is None or a.retracted or a.track is None:
+            continue  # dropped by the band, or retracted by the cloud
+        if (a.cloud_label or a.track.label) != PERSON:
+            continue
+        if a.place is None or a.split_at is None:
+            out.append(path)
+            continue
+        split_frame = round(a.split_at * fps)
+        own = {f: (a.place.within(b) if f >= split_frame else b) for f, b in path.boxes.items()}
+        out.append(TrackPath(path.id, own))
+        for child in a.children:
+            if child.retracted:
                 continue
-            uplink += item.event_bytes
-            if decision is Decision.HARD_CASE and item.crop is not None:
-                calls += 1
-                uplink += len(item.crop)
-                verdict = verdicts.get(item.track.id)
-                if verdict is None or verdict.outcome is not Outcome.CONFIRMED:
-                    rejected += 1
-                    continue
-                if path is not None and item.crop_box is not None and len(verdict.people) > 1:
-                    reported += people_paths(path, item, verdict)
-                    continue
-            if path is not None:
-                reported.append(path)
-        name = f"hybrid {band.low}-{band.high}" + (
-            f" g{band.group_aspect}" if band.group_aspect else ""
-        )
-        row = mode_row(name, reported, oracle, frames)
-        rows.append(BandRow(band, row, uplink, uplink / all_cloud_bytes, calls, rejected))
-    return rows
+            boxes = {f: child.place.within(b) for f, b in path.boxes.items() if f >= split_frame}
+            out.append(TrackPath(child.id, boxes))
+    return out
 
 
-def people_paths(path: TrackPath, item: EndedTrack, verdict: Verdict) -> list[TrackPath]:
-    """Return one track per person the cloud found in a group's crop (`gateway.vision.groups`)."""
-    assert item.crop_box is not None
-    places = place_people(item.track.best_box, item.crop_box, verdict.people)
-    return [
-        TrackPath(
-            _PEOPLE_IDS + item.track.id * 100 + k, {f: p.within(b) for f, b in path.boxes.items()}
-        )
-        for k, p in enumerate(places)
-    ]
+def edge_paths(run: HybridRun, band: Band) -> list[TrackPath]:
+    """The tracks the edge alone reports: every one its configured band does not drop."""
+    keep = {
+        tid for tid, best in run.ended_best.items() if band.decide(best) is not Decision.DROPPED
+    }
+    return [p for p in run.recorder.paths() if p.id in keep]
+
+
+def count_faces(detector: Detector, jpeg: bytes) -> int:
+    """Faces the full-range detector finds at `FACE_CHECK` or above in a JPEG."""
+    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        return 0
+    return len(find_faces(detector, np.asarray(image, np.uint8), FACE_CHECK))
+
+
+def all_cloud_bytes(clip: Path, frames: int | None, quality: int) -> int:
+    """Bytes of every frame as a JPEG at `quality`."""
+    return sum(len(encode_jpeg(image, quality)) for image in read_video(str(clip), frames))
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     p = argparse.ArgumentParser(prog="python -m bench.hybrid", description=__doc__.split("\n")[0])
     p.add_argument("--clip", type=Path, help="video file (default: vtest.avi, fetched once)")
-    p.add_argument("--frames", type=int, help="only the first N source frames")
-    p.add_argument("--fps", type=float, default=10.0, help="detect fps (default 10)")
+    p.add_argument("--frames", type=int, help="only the first N frames")
     p.add_argument("--quality", type=int, default=80, help="all-cloud JPEG quality (default 80)")
-    p.add_argument(
-        "--motion", choices=("average", "mog2"), default="average", help="hybrid: motion method"
-    )
-    p.add_argument("--min-score", type=float, default=0.5, help="hybrid: tracker/model min score")
-    p.add_argument("--no-split", action="store_true", help="hybrid: motion without `split_wide`")
-    p.add_argument(
-        "--lost",
-        type=float,
-        default=SHIPPED.lost_s,
-        help=f"hybrid: tracker lost_s (default {SHIPPED.lost_s})",
-    )
-    p.add_argument(
-        "--lenient-tracker", action="store_true", help="hybrid: the oracle's tracker settings"
-    )
-    p.add_argument("--band", type=float, nargs=2, metavar=("LOW", "HIGH"), help="default band")
-    p.add_argument(
-        "--group-aspect", type=float, default=0.0, help="escalate boxes this wide (0: off)"
-    )
+    p.add_argument("--threads", type=int, default=2, help="edge interpreter threads")
+    p.add_argument("--mot-out", type=Path, help="write the hybrid's tracks (MOT Challenge)")
+    p.add_argument("--edge-mot-out", type=Path, help="write the edge-only tracks (MOT)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
     return p.parse_args(argv)
 
@@ -188,106 +292,92 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     started = time.perf_counter()
     clip = args.clip if args.clip is not None else fetch_vtest()
-    cap = cv2.VideoCapture(str(clip))
-    src_fps = cap.get(cv2.CAP_PROP_FPS) or args.fps
-    count = int(cap.get(cv2.CAP_PROP_FRAME_COUNT))
-    cap.release()
-    if count <= 0:
-        print(f"error: cannot read frames from {clip}", file=sys.stderr)
-        return 2
-    step = max(1, round(src_fps / args.fps))
-    last = count if args.frames is None else min(count, args.frames)
-    indices = list(range(0, last, step))
-    fps = src_fps / step
-    all_cloud_bytes = sum(
-        len(encode_jpeg(f.image, args.quality)) for f in read_frames(clip, indices)
+    cam, _ = shipped_person_camera()
+    face_detector = Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1)
+    redactor = RecordingRedactor(
+        Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1),
+        threshold=cam.privacy.face_threshold,
+        quality=cam.events.crop_quality,
     )
-
-    def say(n: int, total: int) -> None:
-        if n % 50 == 0 or n == total:
-            print(f"oracle: {n}/{total} frames", file=sys.stderr, flush=True)
-
-    run = oracle_detections(clip, indices, progress=say)
-    oracle = oracle_tracks(run.detections, fps=fps)
-    hybrid_settings = EdgeSettings(
-        args.motion,
-        args.min_score,
-        not args.no_split,
-        args.lost,
-        args.lenient_tracker,
-    )
-    edge_only = run_edge(clip, indices, src_fps, SHIPPED)
-    edge = (
-        edge_only
-        if hybrid_settings == SHIPPED
-        else run_edge(clip, indices, src_fps, hybrid_settings)
-    )
-    low, high = args.band if args.band else (DEFAULT_BAND.low, DEFAULT_BAND.high)
-    default_band = Band(low, high, args.group_aspect)
-    lows = sorted({args.min_score, *SWEEP_LOWS})
-    sweep = [Band(lo, hi, args.group_aspect) for lo in lows for hi in SWEEP_HIGHS if lo < hi]
-    extra = [Band(low, high), Band(low, high, args.group_aspect or GROUP_ASPECT)]
-    sweep = list(dict.fromkeys([*sweep, default_band, *extra]))
-    ask = [
-        e
-        for e in edge.ended
-        if e.crop is not None and any(b.decide_track(e.track) is Decision.HARD_CASE for b in sweep)
-    ]
-    judge = OracleJudge(PersonOracle())
-    verdicts = asyncio.run(judge_tracks(ask, judge))
-    bands = band_rows(
-        sweep,
-        edge,
-        oracle=oracle,
-        frames=indices,
-        verdicts=verdicts,
-        all_cloud_bytes=all_cloud_bytes,
-    )
-    default = next(b for b in bands if b.band == default_band)
-    edge_row = mode_row("edge only", kept_by_edge(edge_only, SHIPPED_BAND), oracle, indices)
-    cloud_row = mode_row("all-cloud", oracle, oracle, indices)
-    modes = [
-        ModeRow(cloud_row, all_cloud_bytes, 1.0, len(indices), None),
-        ModeRow(edge_row, 0, 0.0, 0, edge_only.cpu_s),
-        ModeRow(
-            default.row, default.uplink_bytes, default.uplink_ratio, default.cloud_calls, edge.cpu_s
-        ),
-    ]
-    args.out.mkdir(parents=True, exist_ok=True)
-    draw_band_plot(bands, default_band, edge_row.events.recall, args.out / "hybrid_band.png")
+    run = asyncio.run(run_hybrid(clip, args.frames, args.threads, redactor))
+    frames = range(run.frames)
+    truth = [p for p in vtest_truth() if any(f < run.frames for f in p.boxes)]
+    band = Band(cam.escalation.low, cam.escalation.high, cam.escalation.group_aspect)
+    edge = edge_paths(run, band)
+    hybrid = hybrid_paths(run, VTEST_FPS)
+    if args.mot_out is not None:
+        write_mot(hybrid, args.mot_out)
+    if args.edge_mot_out is not None:
+        write_mot(edge, args.edge_mot_out)
+    scores = {}
+    for name, paths in (("edge only", edge), ("hybrid", hybrid)):
+        mot = score_mot(truth, paths, frames=frames)
+        ev = match_events(paths, truth)
+        scores[name] = (mot, ev, len(paths))
+    cloud_bytes = all_cloud_bytes(clip, args.frames, args.quality)
+    crop_bytes = sum(len(c) for c in run.crops)
+    uplink = crop_bytes + run.events_bytes
+    before = after = 0
+    for jpeg in run.crops:
+        after += count_faces(face_detector, jpeg)
+        raw = redactor.raw.get(jpeg)
+        if raw is not None:
+            before += count_faces(face_detector, encode_jpeg(raw, cam.events.crop_quality))
+    results = run.sink.results
     elapsed = time.perf_counter() - started
-    summary = {
-        "uplink_ratio": round(default.uplink_ratio, 6),
-        "event_recall": round(default.row.events.recall, 4),
-        "event_precision": round(default.row.events.precision, 4),
-        "frame_f1": round(default.row.presence.f1, 4),
-        "cloud_calls": default.cloud_calls,
-        "edge_only_event_recall": round(edge_row.events.recall, 4),
+    print(f"{run.frames} frames, {len(truth)} people in the truth; edge CPU {run.cpu_s:.1f} s")
+    print(f"{'mode':<12}{'tracks':>7}{'recall':>8}{'prec':>7}{'IDF1':>7}{'MOTA':>7}{'IDsw':>6}")
+    for name, (mot, ev, n) in scores.items():
+        print(
+            f"{name:<12}{n:>7}{ev.recall:>8.3f}{ev.precision:>7.3f}{mot.idf1:>7.3f}"
+            f"{mot.mota:>7.3f}{mot.id_switches:>6}"
+        )
+    print(
+        f"uplink {uplink} B ({crop_bytes} B in {len(run.crops)} crops) = "
+        f"{100 * uplink / cloud_bytes:.3f}% of all-cloud {cloud_bytes} B"
+    )
+    print(f"verdicts: {results}; band now [{run.publisher.band.low}, {run.publisher.band.high})")
+    print(f"faces in uploaded crops: {before} before redaction, {after} after")
+    edge_mot, edge_ev, _ = scores["edge only"]
+    hyb_mot, hyb_ev, _ = scores["hybrid"]
+    summary: dict[str, Any] = {
+        "uplink_ratio": round(uplink / cloud_bytes, 6),
+        "event_recall": round(hyb_ev.recall, 4),
+        "event_precision": round(hyb_ev.precision, 4),
+        "idf1": round(hyb_mot.idf1, 4),
+        "cloud_calls": len(run.crops),
+        "edge_only_event_recall": round(edge_ev.recall, 4),
+        "edge_only_event_precision": round(edge_ev.precision, 4),
+        "edge_only_idf1": round(edge_mot.idf1, 4),
+        "confirmed": results.get("confirmed", 0),
+        "rejected": results.get("rejected", 0),
+        "relabelled": results.get("relabelled", 0),
+        "split": results.get("split", 0),
+        "unknown_named": 0,  # unknown-object hard cases are not built yet
+        "faces_in_uploads_before": before,
+        "faces_in_uploads_after": after,
+        "band": [run.publisher.band.low, run.publisher.band.high],
     }
-    print_table(modes, bands, oracle_tracks=len(oracle), frames=len(indices))
     report = {
         "command": "python -m bench.hybrid " + " ".join(sys.argv[1:] if argv is None else argv),
         "clip": str(clip),
-        "frames": len(indices),
-        "fps": fps,
-        "quality": args.quality,
-        "oracle": {"tracks": len(oracle), "cache": str(run.cache_path), "computed": run.computed},
-        "modes": [m.to_json() for m in modes],
-        "bands": [b.to_json() for b in bands],
-        "default_band": [default_band.low, default_band.high],
-        "group_aspect": default_band.group_aspect,
-        "hybrid_edge": {
-            "motion": args.motion,
-            "min_score": args.min_score,
-            "split_wide": not args.no_split,
-            "lost_s": args.lost,
-            "lenient_tracker": args.lenient_tracker,
-        },
+        "frames": run.frames,
+        "truth_tracks": len(truth),
+        "all_cloud_bytes": cloud_bytes,
+        "uplink_bytes": uplink,
+        "crop_bytes": crop_bytes,
+        "event_bytes": run.events_bytes,
+        "edge_cpu_s": round(run.cpu_s, 2),
+        "round_trip_ms_median": round(float(np.median(run.round_trip_ms)), 1)
+        if run.round_trip_ms
+        else None,
+        "verdict_results": results,
         "runtime_s": round(elapsed, 1),
         "summary": summary,
     }
+    args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "hybrid.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"runtime {elapsed:.0f}s; wrote {args.out / 'hybrid.json'} and hybrid_band.png")
+    print(f"runtime {elapsed:.0f}s; wrote {args.out / 'hybrid.json'}")
     print(json.dumps(summary, separators=(",", ":")))
     return 0
 

@@ -16,10 +16,28 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.inference.geometry import Box
 
-__all__ = ["Decision", "DetectionData", "HardCaseData", "Payload", "Phase", "SnapshotRef"]
+__all__ = [
+    "CropReason",
+    "Decision",
+    "DetectionData",
+    "HardCaseData",
+    "Payload",
+    "Phase",
+    "SnapshotRef",
+    "VerdictData",
+    "VerdictOutcome",
+]
 
-Phase = Literal["start", "update", "end"]
-"""The moments of a track a `vision.detection` event reports."""
+Phase = Literal["start", "update", "end", "retract"]
+"""The moments of a track a `vision.detection` event reports (`retract`: the cloud
+rejected a track the edge announced; dashboards and the cloud drop it)."""
+
+CropReason = Literal["first", "best", "changed", "end"]
+"""Why a hard-case crop was cut: the track's first sight, a better score, its box or label
+changed (its members may have), or its end (its best crop)."""
+
+VerdictOutcome = Literal["confirmed", "rejected", "relabelled"]
+"""What the cloud made of a hard case (`cloud_bridge.uplink.Outcome` values)."""
 
 
 class Decision(StrEnum):
@@ -72,6 +90,16 @@ class DetectionData(Payload):
         None, description="What changed (`update` only): of `label`, `score`, `zones`."
     )
     decision: Decision | None = Field(None, description="The cascade's decision (`end` only).")
+    verified_by: Literal["cloud"] | None = Field(
+        None, description="`cloud` on a correction a cloud verdict made (and after it)."
+    )
+    verdict_id: str | None = Field(None, description="Id of the `cloud.verdict` event applied.")
+    verdict: Literal["confirmed", "rejected", "relabelled", "split"] | None = Field(
+        None, description="What the cloud's verdict did to this track."
+    )
+    split_of: int | None = Field(
+        None, description="The track the cloud split this one from (its people, one each)."
+    )
 
 
 class HardCaseData(Payload):
@@ -89,8 +117,33 @@ class HardCaseData(Payload):
     detection_event: str | None = Field(description="Id of the track's `start` detection.")
     media_bytes: int
     media_topic: str = Field(description="Where the crop is also published locally.")
+    reason: CropReason = Field("end", description="Why this crop was cut.")
+    crop_index: int = Field(0, ge=0, description="This track's crops sent before this one.")
+    faces_redacted: int = Field(0, ge=0, description="Faces blurred in the crop at the edge.")
 
     @property
     def band_middle(self) -> float:
         """The middle of the band: the nearer the score, the more uncertain the case."""
         return (self.band[0] + self.band[1]) / 2
+
+
+class VerdictData(Payload):
+    """`cloud.verdict`: the cloud's answer to one hard case, as the gateway publishes it."""
+
+    hard_case_id: str
+    verdict: VerdictOutcome
+    cloud_label: str
+    cloud_score: float
+    edge_label: str
+    edge_score: float
+    model: str
+    model_version: str | None
+    round_trip_ms: float
+    camera: str | None = Field(None, description="The hard case's camera.")
+    track_id: int | None = Field(None, description="The hard case's track.")
+    box: Box | None = Field(None, description="The box the crop was cut around.")
+    reason: CropReason | None = Field(None, description="Why the crop was cut.")
+    people: tuple[Box, ...] | None = Field(
+        None, description="Objects the cloud found in the crop, in the frame's pixels."
+    )
+    people_count: int | None = None

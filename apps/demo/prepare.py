@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[2] / "configs" / "demo.yaml"
-CAMERA_MODEL = "visual_wake_words"
+CAMERA_MODEL = "person_ssdlite"  # bundled: nothing to fetch
 
 Say = Callable[[str], None]
 

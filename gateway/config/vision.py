@@ -39,6 +39,39 @@ if TYPE_CHECKING:
     from devices.cameras.guard import ImageLimits
 
 
+class AdaptiveBandConfig(Section):
+    """The band's edges follow the cloud's verdicts (`gateway.vision.cascade.AdaptiveBand`)."""
+
+    enabled: bool = Field(True, description="Move the band with the cloud's agreement.")
+    window: int = Field(
+        20, ge=4, le=1000, description="Verdicts remembered per edge (the latest ones)."
+    )
+    agree: float = Field(
+        0.95,
+        gt=0.5,
+        le=1.0,
+        description="Share of confirmations near the top (rejections near the bottom) at "
+        "which that edge moves.",
+    )
+    step: float = Field(0.02, gt=0.0, le=0.2, description="How far an edge moves at a time.")
+    min_low: float = Field(0.3, ge=0.0, le=1.0, description="The lower edge stays above this.")
+    max_low: float = Field(0.8, ge=0.0, le=1.0, description="The lower edge stays below this.")
+    min_high: float = Field(0.6, ge=0.0, le=1.0, description="The upper edge stays above this.")
+
+
+class PrivacyConfig(Section):
+    """Faces blurred at the edge on every image that leaves it (crops, snapshots)."""
+
+    redact_faces: bool = Field(
+        True,
+        description="Blur faces (BlazeFace full range, `edgegw models fetch blazeface_full`) "
+        "on hard-case crops and snapshots; false opts this camera out.",
+    )
+    face_threshold: float = Field(
+        0.3, gt=0.0, le=1.0, description="Face detector score at which a face is blurred."
+    )
+
+
 class EscalationConfig(Section):
     """The cascade band on a track's best score: `>= high` settled, `< low` dropped."""
 
@@ -61,6 +94,32 @@ class EscalationConfig(Section):
         "answers how many people and where (0: only the score band escalates).",
     )
     enabled: bool = Field(True, description="Emit `vision.hard_case` events at all.")
+    max_crops: int = Field(
+        3,
+        ge=1,
+        le=20,
+        description="Most crops sent per track over its life: at its first sight, when its "
+        "box's shape or its label changes (its members may have), and its best crop at its "
+        "end; each is judged by the cloud.",
+    )
+    change_ratio: float = Field(
+        1.4,
+        ge=1.05,
+        le=10.0,
+        description="A track's box whose width/height ratio changed by this factor since "
+        "its last crop is worth another crop.",
+    )
+    max_per_min: float = Field(
+        30.0,
+        ge=0.0,
+        le=10_000.0,
+        description="Most hard cases per minute from this camera (0: unlimited); past it, "
+        "crops are skipped and counted.",
+    )
+    adaptive: AdaptiveBandConfig = Field(
+        default_factory=AdaptiveBandConfig,
+        description="Move the band's edges with the cloud's agreement.",
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -155,6 +214,9 @@ class CameraConfig(Section):
     )
     events: CameraEventsConfig = Field(
         default_factory=CameraEventsConfig, description="Events, counts and snapshots."
+    )
+    privacy: PrivacyConfig = Field(
+        default_factory=PrivacyConfig, description="Faces blurred on images that leave."
     )
     reconnect: SourceRetryConfig = Field(
         default_factory=SourceRetryConfig, description="Reconnect backoff for OpenCV sources."

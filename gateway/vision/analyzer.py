@@ -24,6 +24,7 @@ from gateway.inference.geometry import Box, merge_overlapping, square_region
 from gateway.inference.outputs import ClassifierDecoder, Detection, nms
 from gateway.vision.groups import crop_box
 from gateway.vision.motion import MotionDetector, MotionResult
+from gateway.vision.redact import FaceRedactor
 from gateway.vision.tracker import ObjectTracker, Track, TrackUpdate
 
 __all__ = ["FrameAnalyzer", "FrameOutcome", "TrackReport"]
@@ -44,6 +45,14 @@ class TrackReport:
     """The best crop (only when the track ended)."""
     crop_box: Box | None = None
     """Where `crop` was cut from its frame, in source pixels."""
+    shot_index: int = -1
+    """The frame the crop shows (its index in this analyzer's frames)."""
+    shot_box: Box | None = None
+    """The track's box the crop was cut around."""
+    shot_score: float = 0.0
+    """The track's score on that frame."""
+    faces: int = 0
+    """Faces blurred in the crop (and snapshot)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -63,6 +72,17 @@ class FrameOutcome:
     updated: tuple[Track, ...]
     ended: tuple[TrackReport, ...]
     active: tuple[Track, ...]
+    crops: tuple[TrackReport, ...] = ()
+    """Crops of live tracks whose box's shape or label changed (`escalation.change_ratio`)."""
+
+
+@dataclass(slots=True, frozen=True)
+class _CropRef:
+    """A track's last crop: its box's shape and label then, and how many were cut."""
+
+    aspect: float
+    label: str
+    count: int
 
 
 @dataclass(slots=True)
@@ -70,6 +90,7 @@ class _BestShot:
     image: Image
     box: Box
     score: float
+    index: int = -1
 
 
 class FrameAnalyzer:
@@ -84,8 +105,14 @@ class FrameAnalyzer:
         camera: CameraConfig,
         model: ModelConfig | None = None,
         detector: Detector | None = None,
+        *,
+        redactor: FaceRedactor | None = None,
     ) -> None:
         self.detector = detector
+        self.redactor = redactor
+        """Blurs faces on crops and snapshots (None: this camera opted out)."""
+        self._escalation = camera.escalation
+        self._cropped: dict[int, _CropRef] = {}
         self.camera = camera
         self._events = camera.events
         self._score_threshold = model.score_threshold if model is not None else 0.0
@@ -121,6 +148,8 @@ class FrameAnalyzer:
         update = self.tracker.update(detections, received_at, self._index, looked=self._looked)
         self._remember(image, update)
         ended = [*(flushed.ended if flushed else []), *update.ended]
+        started_reports = tuple(self._report(t, crop=True) for t in update.started)
+        changed = self._changed_crops(image, update)
         return FrameOutcome(
             index=self._index,
             received_at=received_at,
@@ -131,10 +160,11 @@ class FrameAnalyzer:
             detector_calls=calls,
             inference_ms=inference_ms,
             detections=len(detections),
-            started=tuple(self._report(t, crop=False) for t in update.started),
+            started=started_reports,
             updated=tuple(update.updated),
             ended=tuple(self._finish(t) for t in ended),
             active=tuple(update.active),
+            crops=changed,
         )
 
     def flush(self, ts: float) -> FrameOutcome:
@@ -142,6 +172,7 @@ class FrameAnalyzer:
         update = self.tracker.flush(ts)
         ended = tuple(self._finish(t) for t in update.ended)
         self._best.clear()
+        self._cropped.clear()
         w, h = self._size if self._size is not None else (0, 0)
         return FrameOutcome(self._index, ts, w, h, 0.0, False, 0, 0.0, 0, (), (), ended, ())
 
@@ -229,7 +260,7 @@ class FrameAnalyzer:
         if not self.camera.motion.enabled or interval <= 0:
             return None
         last = self._last_full_frame
-        if last is not None and 0 <= ts - last < interval:
+        if last is not None and 0 <= ts - last < interval - 1e-6:  # float jitter of frame clocks
             return None
         self._last_full_frame = ts
         self.full_frame_passes += 1
@@ -245,9 +276,29 @@ class FrameAnalyzer:
         live = {t.id: t for t in self.tracker.tracks}
         for track in live.values():
             if track.best_frame_index == self._index:
-                self._best[track.id] = _BestShot(image, track.best_box, track.best_score)
+                shot = _BestShot(image, track.best_box, track.best_score, self._index)
+                self._best[track.id] = shot
         for gone in set(self._best) - set(live) - {t.id for t in update.ended}:
             del self._best[gone]  # tentative tracks that vanished
+        for gone in set(self._cropped) - set(live) - {t.id for t in update.ended}:
+            del self._cropped[gone]
+
+    def _changed_crops(self, image: Image, update: TrackUpdate) -> tuple[TrackReport, ...]:
+        """Crop the live tracks whose box's shape or label changed since their last crop."""
+        out: list[TrackReport] = []
+        ratio = self._escalation.change_ratio
+        for track in update.updated:
+            ref = self._cropped.get(track.id)
+            if ref is None or ref.count >= self._escalation.max_crops:
+                continue
+            box = track.box
+            aspect = box.width / max(box.height, 1e-6)
+            change = max(aspect / max(ref.aspect, 1e-6), ref.aspect / max(aspect, 1e-6))
+            if change < ratio and track.label == ref.label:
+                continue
+            shot = _BestShot(image, box, track.score, self._index)
+            out.append(self._cut(track, shot, snapshot=None))
+        return tuple(out)
 
     def _report(self, track: Track, *, crop: bool) -> TrackReport:
         shot = self._best.get(track.id)
@@ -256,6 +307,10 @@ class FrameAnalyzer:
         snapshot = None
         if self._events.snapshot:
             canvas = shot.image.copy()
+            if self.redactor is not None:
+                h, w = canvas.shape[:2]
+                region = crop_box(shot.box, self._events.crop_margin, w, h)
+                canvas = self.redactor.redact(canvas, region).image
             x1, y1, x2, y2 = shot.box.to_int()
             cv2.rectangle(canvas, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
             text = f"{track.label} {shot.score:.2f}"
@@ -263,18 +318,40 @@ class FrameAnalyzer:
                 canvas, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _BOX_COLOUR, 1
             )
             snapshot = encode_jpeg(canvas, self._events.snapshot_quality)
-        crop_jpeg = None
-        region = None
-        if crop:
-            h, w = shot.image.shape[:2]
-            region = crop_box(shot.box, self._events.crop_margin, w, h)
-            piece = _crop(shot.image, region)
-            crop_jpeg = encode_jpeg(piece, self._events.crop_quality) if piece is not None else None
-        return TrackReport(track, snapshot, crop_jpeg, region if crop_jpeg else None)
+        if not crop:
+            return TrackReport(track, snapshot, None)
+        return self._cut(track, shot, snapshot=snapshot)
+
+    def _cut(self, track: Track, shot: _BestShot, *, snapshot: bytes | None) -> TrackReport:
+        """Return the report of `track` with its crop of `shot`, faces blurred."""
+        h, w = shot.image.shape[:2]
+        region = crop_box(shot.box, self._events.crop_margin, w, h)
+        piece = _crop(shot.image, region)
+        if piece is None:
+            return TrackReport(track, snapshot, None)
+        faces = 0
+        if self.redactor is not None:
+            redacted = self.redactor.redact(piece)
+            piece, faces = redacted.image, redacted.faces
+        ref = self._cropped.get(track.id)
+        count = 1 if ref is None else ref.count + 1
+        aspect = shot.box.width / max(shot.box.height, 1e-6)
+        self._cropped[track.id] = _CropRef(aspect, track.label, count)
+        return TrackReport(
+            track,
+            snapshot,
+            encode_jpeg(piece, self._events.crop_quality),
+            region,
+            shot_index=shot.index,
+            shot_box=shot.box,
+            shot_score=shot.score,
+            faces=faces,
+        )
 
     def _finish(self, track: Track) -> TrackReport:
         report = self._report(track, crop=True)
         self._best.pop(track.id, None)
+        self._cropped.pop(track.id, None)
         return report
 
 

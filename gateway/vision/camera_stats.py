@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,6 +26,7 @@ class CameraStats:
 
     def __init__(self, stats: Stats, camera: str) -> None:
         self.camera = camera
+        self._registry = stats
         lbl = ["camera"]
         self.frames_in = stats.counter("camera_frames_in", "Frames received.", lbl).labels(camera)
         self.frames_decoded = stats.counter(
@@ -51,8 +53,22 @@ class CameraStats:
             camera
         )
         self.hard_cases = stats.counter(
-            "camera_hard_cases", "Hard cases emitted (at most one per track).", lbl
+            "camera_hard_cases", "Hard cases emitted (up to `escalation.max_crops` per track).", lbl
         ).labels(camera)
+        self._crops_skipped = stats.counter(
+            "camera_crops_skipped",
+            "Hard-case crops not sent, by budget (`track_budget`, `camera_budget`).",
+            ["camera", "reason"],
+        )
+        self.faces_redacted = stats.counter(
+            "camera_faces_redacted", "Faces blurred on hard-case crops that were sent.", lbl
+        ).labels(camera)
+        self._verdicts = stats.counter(
+            "camera_verdicts",
+            "Cloud verdicts for this camera, by what they did (confirmed, rejected, "
+            "relabelled, split) or why they changed nothing.",
+            ["camera", "result"],
+        )
         self._errors = stats.counter(
             "camera_errors",
             "Source, model and frame-processing errors, by reason.",
@@ -82,6 +98,22 @@ class CameraStats:
             self._arrivals.append(now)
             while self._arrivals and now - self._arrivals[0] > _FPS_WINDOW_S:
                 self._arrivals.popleft()
+
+    def crop_skipped(self, reason: str) -> None:
+        """Count a hard-case crop not sent for `reason` (a budget)."""
+        self._crops_skipped.labels(self.camera, reason).inc()
+
+    def verdict(self, result: str) -> None:
+        """Count a verdict by what it did or why it did nothing."""
+        self._verdicts.labels(self.camera, result).inc()
+
+    def band_gauges(self, low: Callable[[], float], high: Callable[[], float]) -> None:
+        """Export the escalation band's current edges."""
+        for name, doc, fn in (
+            ("camera_band_low", "The escalation band's lower edge now.", low),
+            ("camera_band_high", "The escalation band's upper edge now.", high),
+        ):
+            self._registry.gauge(name, doc, ["camera"]).labels(self.camera).set_function(fn)
 
     def corrupt(self, reason: str) -> None:
         """Count one payload that gave no frame."""

@@ -23,9 +23,11 @@ from gateway.runtime.context import RuntimeContext
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
 from gateway.vision.camera_stats import CameraStats
+from gateway.vision.corrections import VerdictSink
 from gateway.vision.publisher import CameraPublisher
+from gateway.vision.redact import FACE_MODEL, FaceRedactor
 
-__all__ = ["CameraComponent", "build_detector"]
+__all__ = ["CameraComponent", "build_detector", "build_redactor"]
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +58,15 @@ def build_detector(model: ModelConfig) -> Detector:
     )
 
 
+def build_redactor(camera: CameraConfig) -> FaceRedactor | None:
+    """The camera's face redactor (None: it opted out); `ModelError` when unusable."""
+    privacy = camera.privacy
+    if not privacy.redact_faces:
+        return None
+    detector = Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1)
+    return FaceRedactor(detector, threshold=privacy.face_threshold)
+
+
 def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
     """Return the configured letterbox, else the store's choice for the model, else True."""
     if model.letterbox is not None:
@@ -79,6 +90,10 @@ class CameraComponent:
             stats=self.stats,
             labels=tracked_labels(camera, model),
         )
+        self.verdicts = VerdictSink(
+            self.publisher, self.stats, model_version=ctx.config.cloud.model_version
+        )
+        ctx.events.add_sink(self.verdicts)
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
         self._worker: CameraWorker | None = None
         self._done: asyncio.Future[None] | None = None
@@ -99,6 +114,7 @@ class CameraComponent:
     async def run(self) -> None:
         """Run the camera until cancelled (or until a file source ends)."""
         detector = await self._load_model()
+        redactor = await asyncio.to_thread(build_redactor, self.camera)
         loop = asyncio.get_running_loop()
         self._done = done = loop.create_future()
 
@@ -113,7 +129,7 @@ class CameraComponent:
 
         worker = CameraWorker(
             camera_id=self.camera.id,
-            analyzer=FrameAnalyzer(self.camera, self.model, detector),
+            analyzer=FrameAnalyzer(self.camera, self.model, detector, redactor=redactor),
             stats=self.stats,
             deliver=deliver,
             on_failure=on_failure,

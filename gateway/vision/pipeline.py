@@ -35,6 +35,10 @@ async def start(ctx: RuntimeContext) -> None:
                 msg = f"camera {camera.id}: model {camera.model!r} is not in `models:` ({known})"
                 raise ModelError(msg)
             resolve(model.model_file)  # ModelNotFoundError names the fetch command
+        if camera.privacy.redact_faces:
+            from gateway.vision.redact import FACE_MODEL
+
+            resolve(FACE_MODEL)  # faces are never sent unblurred: no model, no start
     for camera in cameras:
         model = models.get(camera.model) if camera.model is not None else None
         ctx.supervisor.start(CameraComponent(camera, model, ctx))

@@ -40,28 +40,81 @@ Retained, under `<prefix>/cameras/<cam>/` (see `Topics`):
 - `snapshot`: JPEG of a track's best frame (box drawn), at its start, and at its end
   when the end's is better.
 
-`vision.hard_case`: at most one per track, at its end, when its best score is in
-`[low, high)` or its best box is group-shaped (`escalation.group_aspect`); its crop goes
-on `<prefix>/cameras/<cam>/hard_case` (not retained).
+`vision.hard_case`: up to `escalation.max_crops` per track over its life (its first
+sight, when its box's shape or label changes, its best crop at its end), each while its
+best score so far is in `[low, high)` or its best box is group-shaped
+(`escalation.group_aspect`), and at most `escalation.max_per_min` a minute per camera
+(skipped crops are counted); its crop goes on `<prefix>/cameras/<cam>/hard_case` (not
+retained). Faces in crops and snapshots are blurred by the analyzer (`privacy`).
+
+Cloud verdicts (`apply_verdict`, fed by `gateway.vision.corrections`) correct the
+lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
+`cloud.verdict` event's id) and `verdict`, and so do the track's later events:
+
+- `confirmed`: an `update` with `changed: [verified]`;
+- `rejected`: a `retract` event; the track leaves the counts, and sends nothing more
+  (a later confirming verdict announces it again with a `start`);
+- `relabelled`: an `update` with the cloud's label (`changed: [label, verified]`); the
+  counts move to that label;
+- `split` (confirmed with several people in the crop): an `update` of the track (its box
+  now the first person's) and one new lifecycle per other person (`split_of`: the track;
+  ids from 1000000), each box placed inside the track's box as the cloud saw it, ending
+  with the track; the counts follow.
+
+A verdict for a track the publisher does not know (or no longer remembers), or already
+corrected the same way, changes nothing and says why (`Applied`).
 """
 
 from __future__ import annotations
 
 import time
+from collections import OrderedDict, deque
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from typing import Any
 
 from gateway.config.vision import CameraConfig
 from gateway.events import Events, Kind
+from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
-from gateway.payloads import Decision, DetectionData, Phase, SnapshotRef
+from gateway.payloads import CropReason, Decision, DetectionData, Phase, SnapshotRef, VerdictData
 from gateway.vision.analyzer import FrameOutcome, TrackReport
 from gateway.vision.camera_stats import CameraStats
-from gateway.vision.cascade import Band, hard_case_event
+from gateway.vision.cascade import AdaptiveBand, Band, hard_case_event
+from gateway.vision.groups import Placement
 from gateway.vision.tracker import Track
 
-__all__ = ["CameraPublisher", "detection_data"]
+__all__ = ["Applied", "CameraPublisher", "detection_data"]
+
+SPLIT_IDS = 1_000_000
+"""Ids of the tracks a split makes start here (the tracker's ids stay below)."""
+_REMEMBER_ENDED = 256
+_PEOPLE_SLACK = 0.5  # a person box must overlap the case's box grown by this fraction
+
+
+class Applied(StrEnum):
+    """What a verdict did to the camera's tracks (the first four change events)."""
+
+    CONFIRMED = "confirmed"
+    REJECTED = "rejected"
+    RELABELLED = "relabelled"
+    SPLIT = "split"
+    REPEATED = "repeated"
+    """Already corrected that way: nothing new to say."""
+    UNKNOWN_TRACK = "unknown_track"
+    """Not a track of this camera, or ended too long ago."""
+    BOX_OUTSIDE = "box_outside"
+    """The people the cloud found are not where the crop was cut."""
+
+    @property
+    def changed(self) -> bool:
+        """Whether the verdict changed the event stream."""
+        return self in _CHANGES
+
+
+_CHANGES = frozenset({Applied.CONFIRMED, Applied.REJECTED, Applied.RELABELLED, Applied.SPLIT})
 
 DETECTION = Kind.VISION_DETECTION
 OCCUPIED = "ON"
@@ -77,8 +130,17 @@ class _Snapshot:
 
 
 @dataclass(slots=True)
+class _Child:
+    """A track a split made: one of the people the cloud found in a group's crop."""
+
+    id: int
+    place: Placement
+    retracted: bool = False
+
+
+@dataclass(slots=True)
 class _Announced:
-    """An announced track, as its last event described it."""
+    """An announced track, as its last event described it, and what the cloud said."""
 
     event_id: str
     last_event: float
@@ -87,6 +149,26 @@ class _Announced:
     best_score: float
     zones: frozenset[str]
     snapshot: _Snapshot | None = None
+    track: Track | None = None
+    """The latest state of the track."""
+    cloud_label: str | None = None
+    verdict_id: str | None = None
+    verdict: str | None = None
+    retracted: bool = False
+    place: Placement | None = None
+    """After a split: where this track's own person is inside its box."""
+    children: list[_Child] = field(default_factory=list)
+    split_at: float | None = None
+    """Frame time of the split."""
+    crops: int = 0
+    sent_shots: set[int] = field(default_factory=set)
+    ended: bool = False
+
+    def verification(self) -> dict[str, Any]:
+        """The cloud's fields this track's events carry (none before a verdict)."""
+        if self.verdict_id is None:
+            return {}
+        return {"verified_by": "cloud", "verdict_id": self.verdict_id, "verdict": self.verdict}
 
 
 def _wall(monotonic_ts: float) -> float:
@@ -136,12 +218,20 @@ class CameraPublisher:
         topics: Topics,
         stats: CameraStats,
         labels: Iterable[str] = (),
+        remember_ended: int = _REMEMBER_ENDED,
     ) -> None:
         self.camera = camera.id
         self._cfg = camera.events
         self._escalate = camera.escalation.enabled
         esc = camera.escalation
-        self.band = Band(esc.low, esc.high, esc.group_aspect)
+        self._esc = esc
+        self.adaptive = AdaptiveBand(Band(esc.low, esc.high, esc.group_aspect), esc.adaptive)
+        self._ended: OrderedDict[int, _Announced] = OrderedDict()
+        self._remember = remember_ended
+        self._sent_times: deque[float] = deque()
+        self._next_child = SPLIT_IDS
+        self._now = 0.0
+        stats.band_gauges(lambda: self.band.low, lambda: self.band.high)
         self._events = events
         self._bus = bus
         self._topics = topics
@@ -152,6 +242,11 @@ class CameraPublisher:
         self.hard_case_tracks: set[int] = set()
         # No track is live yet: say so for the labels the camera is known to report.
         self._publish_counts(labels)
+
+    @property
+    def band(self) -> Band:
+        """The escalation band now (it moves with the cloud's agreement when adaptive)."""
+        return self.adaptive.band
 
     @property
     def media_topic(self) -> str:
@@ -165,17 +260,21 @@ class CameraPublisher:
     def handle(self, outcome: FrameOutcome) -> None:
         """Publish the events of one processed frame."""
         now = outcome.received_at  # frame time: the update limit holds for replays too
+        self._now = now
         for report in outcome.started:
             self._maybe_announce(report.track, report.snapshot, now)
+            self._maybe_hard_case(report, "first", now)
         for track in outcome.updated:
             announced = self._announced.get(track.id)
             if announced is None:
                 # Its best score may have just reached `low`; the snapshot waits for the end.
                 self._maybe_announce(track, None, now)
-            else:
+            elif not announced.retracted:
                 self._maybe_update(track, announced, now)
+        for report in outcome.crops:
+            self._maybe_hard_case(report, "changed", now)
         for report in outcome.ended:
-            self._end(report)
+            self._end(report, now)
         self._publish_counts()
 
     def _maybe_announce(self, track: Track, snapshot: bytes | None, now: float) -> None:
@@ -184,7 +283,7 @@ class CameraPublisher:
         self._announce(track, snapshot, now)
 
     def _announce(self, track: Track, snapshot: bytes | None, now: float) -> _Announced:
-        announced = _Announced("", now, track.label, track.best_score, track.zones)
+        announced = _Announced("", now, track.label, track.best_score, track.zones, track=track)
         if snapshot is not None:
             announced.snapshot = self._snapshot(snapshot, track.best_score)
         announced.event_id = self._emit_detection(track, "start", announced.snapshot)
@@ -195,7 +294,7 @@ class CameraPublisher:
 
     def _changes(self, track: Track, announced: _Announced) -> list[str]:
         changed: list[str] = []
-        if track.label != announced.label:
+        if self._label(track, announced) != announced.label:
             changed.append("label")
         if track.best_score - announced.best_score >= self._cfg.update_score_step:
             changed.append("score")
@@ -203,8 +302,14 @@ class CameraPublisher:
             changed.append("zones")
         return changed
 
+    @staticmethod
+    def _label(track: Track, announced: _Announced) -> str:
+        return announced.cloud_label or track.label
+
     def _maybe_update(self, track: Track, announced: _Announced, now: float) -> None:
-        self._labels[track.id] = track.label  # counts follow a relabelled track at once
+        announced.track = track
+        label = self._label(track, announced)
+        self._labels[track.id] = label  # counts follow a relabelled track at once
         interval = self._cfg.update_interval_s
         if not interval or now - announced.last_event < interval:
             return
@@ -212,12 +317,12 @@ class CameraPublisher:
         if not changed:
             return
         announced.last_event = now
-        announced.label = track.label
+        announced.label = label
         announced.best_score = track.best_score
         announced.zones = track.zones
-        self._emit_detection(track, "update", announced.snapshot, changed=changed)
+        self._emit_detection(track, "update", announced.snapshot, changed=changed, a=announced)
 
-    def _end(self, report: TrackReport) -> None:
+    def _end(self, report: TrackReport, now: float) -> None:
         track = report.track
         announced = self._announced.pop(track.id, None)
         self._labels.pop(track.id, None)
@@ -233,28 +338,178 @@ class CameraPublisher:
             announced.snapshot is None or track.best_score > announced.snapshot.score
         ):
             announced.snapshot = self._snapshot(report.snapshot, track.best_score)
-        self._emit_detection(track, "end", announced.snapshot, decision=decision)
+        announced.track = track
+        announced.ended = True
+        self._ended[track.id] = announced
+        while len(self._ended) > self._remember:
+            self._ended.popitem(last=False)
+        if not announced.retracted:  # a retracted one's lifecycle ended with its retraction
+            self._emit_detection(track, "end", announced.snapshot, decision=decision, a=announced)
+            for child in announced.children:
+                self._labels.pop(child.id, None)
+                if not child.retracted:
+                    self._emit_child(announced, child, "end")
+        if decision is Decision.HARD_CASE:
+            # Retracted ones too: a better crop may show the cloud it was wrong.
+            self._maybe_hard_case(report, "end", now, announced)
+
+    def _maybe_hard_case(
+        self,
+        report: TrackReport,
+        reason: CropReason,
+        now: float,
+        announced: _Announced | None = None,
+    ) -> None:
+        """Send `report`'s crop as a hard case if the band, the track's and the camera's
+        budgets allow."""
+        track = report.track
+        a = announced or self._announced.get(track.id)
         if (
-            self._escalate
-            and decision is Decision.HARD_CASE
-            and report.crop is not None
-            and track.id not in self.hard_case_tracks
+            not self._escalate
+            or a is None
+            or report.crop is None
+            or report.shot_index in a.sent_shots
+            or self.band.decide_track(track) is not Decision.HARD_CASE
         ):
-            self.hard_case_tracks.add(track.id)
-            event = hard_case_event(
-                self._events,
-                camera=self.camera,
-                track=track,
-                crop=report.crop,
-                band=self.band,
-                crop_box=report.crop_box,
-                detection_event=announced.event_id,
-                media_topic=self.media_topic,
-            )
-            self._bus.publish(self.media_topic, report.crop, qos=0)
-            self._events.emit(event)
-            self._stats.hard_cases.inc()
-            self._stats.events.inc()
+            return
+        if a.crops >= self._esc.max_crops:
+            self._stats.crop_skipped("track_budget")
+            return
+        if not self._within_rate(now):
+            self._stats.crop_skipped("camera_budget")
+            return
+        self.hard_case_tracks.add(track.id)
+        a.sent_shots.add(report.shot_index)
+        event = hard_case_event(
+            self._events,
+            camera=self.camera,
+            track=track,
+            crop=report.crop,
+            band=self.band,
+            crop_box=report.crop_box,
+            detection_event=a.event_id,
+            media_topic=self.media_topic,
+            reason=reason,
+            crop_index=a.crops,
+            shot_box=report.shot_box,
+            faces=report.faces,
+        )
+        a.crops += 1
+        self._bus.publish(self.media_topic, report.crop, qos=0)
+        self._events.emit(event)
+        self._stats.hard_cases.inc()
+        self._stats.events.inc()
+        self._stats.faces_redacted.inc(report.faces)
+
+    def _within_rate(self, now: float) -> bool:
+        limit = self._esc.max_per_min
+        if limit <= 0:
+            return True
+        times = self._sent_times
+        while times and not 0 <= now - times[0] < 60.0:
+            times.popleft()
+        if len(times) >= limit:
+            return False
+        times.append(now)
+        return True
+
+    # ---- cloud verdicts --------------------------------------------------------------
+
+    def apply_verdict(self, verdict_id: str, verdict: VerdictData) -> Applied:
+        """Correct the track `verdict` judged; return what it did (`Applied`)."""
+        tid = verdict.track_id
+        a = None if tid is None else (self._announced.get(tid) or self._ended.get(tid))
+        if a is None or a.track is None:
+            return Applied.UNKNOWN_TRACK
+        track = a.track
+        self.adaptive.observe(
+            verdict.edge_score, (self.band.low, self.band.high), verdict.verdict == "confirmed"
+        )
+        if verdict.verdict == "rejected":
+            if a.retracted:
+                return Applied.REPEATED
+            self._retract(a, verdict_id)
+            return Applied.REJECTED
+        people = verdict.people or ()
+        if verdict.verdict == "confirmed" and len(people) > 1 and not a.children:
+            if a.retracted:
+                self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
+            places = _places(verdict.box or track.best_box, people)
+            if places is None:
+                return Applied.BOX_OUTSIDE
+            self._split(a, verdict_id, places)
+            return Applied.SPLIT
+        outcome = "confirmed" if verdict.verdict == "confirmed" else "relabelled"
+        if a.retracted:
+            self._reinstate(a, verdict_id, outcome, verdict.cloud_label)
+            return Applied(outcome)
+        label = self._label(track, a)
+        if a.verdict_id is not None and label == verdict.cloud_label:
+            return Applied.REPEATED
+        changed = ["verified"]
+        if verdict.cloud_label != label:
+            changed.append("label")
+        a.cloud_label = verdict.cloud_label
+        a.verdict_id, a.verdict = verdict_id, outcome
+        a.label = verdict.cloud_label
+        if not a.ended:
+            self._labels[track.id] = verdict.cloud_label
+        self._emit_detection(track, "update", a.snapshot, changed=changed, a=a)
+        self._publish_counts()
+        return Applied(outcome)
+
+    def _retract(self, a: _Announced, verdict_id: str) -> None:
+        assert a.track is not None
+        a.retracted = True
+        a.verdict_id, a.verdict = verdict_id, "rejected"
+        self._labels.pop(a.track.id, None)
+        self._emit_detection(a.track, "retract", a.snapshot, a=a)
+        for child in a.children:
+            if not child.retracted:
+                child.retracted = True
+                self._labels.pop(child.id, None)
+                self._emit_child(a, child, "retract")
+        self._publish_counts()
+
+    def _reinstate(self, a: _Announced, verdict_id: str, outcome: str, label: str) -> None:
+        assert a.track is not None
+        a.retracted = False
+        a.cloud_label = label
+        a.label = label
+        a.verdict_id, a.verdict = verdict_id, outcome
+        self._emit_detection(a.track, "start", a.snapshot, a=a)
+        if a.ended:
+            self._emit_detection(a.track, "end", a.snapshot, a=a)
+        else:
+            self._labels[a.track.id] = label
+        self._publish_counts()
+
+    def _split(self, a: _Announced, verdict_id: str, places: list[Placement]) -> None:
+        assert a.track is not None
+        a.verdict_id, a.verdict = verdict_id, "split"
+        a.place = places[0]
+        a.split_at = self._now
+        self._emit_detection(a.track, "update", a.snapshot, changed=["split", "verified"], a=a)
+        for place in places[1:]:
+            child = _Child(self._next_child, place)
+            self._next_child += 1
+            a.children.append(child)
+            self._emit_child(a, child, "start")
+            if a.ended:
+                self._emit_child(a, child, "end")
+            else:
+                self._labels[child.id] = self._label(a.track, a)
+        self._publish_counts()
+
+    def _emit_child(self, a: _Announced, child: _Child, phase: Phase) -> None:
+        assert a.track is not None
+        parent = a.track
+        track = _placed(parent, child.place, child.id)
+        self._emit_detection(track, phase, a.snapshot, a=a, split_of=parent.id)
+
+    def corrected(self, track_id: int) -> _Announced | None:
+        """What the publisher knows of a track (live, or ended and still remembered)."""
+        return self._announced.get(track_id) or self._ended.get(track_id)
 
     def _emit_detection(
         self,
@@ -264,14 +519,24 @@ class CameraPublisher:
         *,
         decision: Decision | None = None,
         changed: list[str] | None = None,
+        a: _Announced | None = None,
+        split_of: int | None = None,
     ) -> str:
         ref = None
         if snapshot is not None:
             topic = self._topics.camera_snapshot(self.camera)
             ref = SnapshotRef(topic=topic, score=round(snapshot.score, 4), ts=snapshot.ts)
+        if a is not None and a.place is not None and split_of is None:
+            track = _placed(track, a.place, track.id)
         data = detection_data(
             self.camera, track, phase, snapshot=ref, decision=decision, changed=changed
         )
+        if a is not None and (update := a.verification()):
+            if a.cloud_label is not None:
+                update["label"] = a.cloud_label
+            if split_of is not None:
+                update["split_of"] = split_of
+            data = data.model_copy(update=update)
         event = self._events.make(source=self.camera, kind=DETECTION, data=data.to_data())
         self._events.emit(event)
         self._stats.events.inc()
@@ -294,3 +559,26 @@ class CameraPublisher:
                 topic = self._topics.camera_occupancy(self.camera, label)
                 self._bus.publish(topic, occupancy, qos=1, retain=True)
         self._counts = counts
+
+
+def _places(box: Box, people: Iterable[Box]) -> list[Placement] | None:
+    """Each person's place inside `box`; None when one lies outside it (bad verdict)."""
+    w, h = max(box.width, 1e-6), max(box.height, 1e-6)
+    around = box.expand(_PEOPLE_SLACK * max(w, h))
+    out = []
+    for p in people:
+        if p.intersection(around) <= 0.0:
+            return None
+        out.append(
+            Placement(
+                (p.x1 - box.x1) / w, (p.y1 - box.y1) / h, (p.x2 - box.x1) / w, (p.y2 - box.y1) / h
+            )
+        )
+    return out or None
+
+
+def _placed(track: Track, place: Placement, track_id: int) -> Track:
+    """`track` with its boxes cut to one person's place in them, under `track_id`."""
+    return replace(
+        track, id=track_id, box=place.within(track.box), best_box=place.within(track.best_box)
+    )

@@ -83,3 +83,18 @@ def test_object_filter_bounds(
 def test_object_filter_rejects_crossed_bounds() -> None:
     with pytest.raises(ValueError, match="min_area <= max_area"):
         ObjectFilter(min_area=10, max_area=5)
+
+
+@pytest.mark.parametrize(
+    ("width", "height"), [(1, 1), (2, 300), (640, 3), (301, 299), (1920, 1080)]
+)
+def test_frames_of_any_size_go_through_detector_and_tracker(width: int, height: int) -> None:
+    """Odd sizes (a 1-pixel frame, a strip, a frame smaller than the model's input)."""
+    analyzer = FrameAnalyzer(camera(full_frame_interval_s=0.1), PERSON, build_detector(PERSON))
+    rng = np.random.default_rng(width * height)
+    for i in range(5):
+        frame = rng.integers(0, 255, (height, width, 3), dtype=np.uint8)
+        outcome = analyzer.process(frame, i / 10)
+        assert (outcome.width, outcome.height) == (width, height)
+        assert all(0 <= t.box.x1 <= t.box.x2 <= width for t in outcome.active)
+    assert analyzer.full_frame_passes == 5

@@ -1,0 +1,118 @@
+"""Faces blurred at the edge on every image that leaves the gateway (crops, snapshots).
+
+`FaceRedactor` runs the BlazeFace full-range detector (model store: `blazeface_full`) on
+the picture and on its top part (a standing person's head, enlarged: far faces in a
+person crop are a few pixels), at a threshold below the one a check uses, and blurs
+each face found (a box grown by a margin, a strong Gaussian blur then pixelation). It
+checks its own work: if a face is still found after blurring, that place is filled with
+its mean colour. The body stays as it was, so the cloud can still judge a person.
+Not thread-safe: one redactor per camera worker thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from devices.cameras import Image
+from gateway.inference.detector import Detector
+from gateway.inference.geometry import Box
+
+__all__ = ["FACE_MODEL", "FaceRedactor", "Redacted", "find_faces"]
+
+FACE_MODEL = "blazeface_full"
+_MARGIN = 0.35  # a face box grows by this fraction of its size on each side
+_TOP = 0.45  # the top part of a tall picture searched again, enlarged (the head)
+
+
+@dataclass(slots=True, frozen=True)
+class Redacted:
+    """A picture with its faces blurred, and how many faces were blurred."""
+
+    image: Image
+    faces: int
+
+
+def find_faces(detector: Detector, image: Image, threshold: float) -> list[Box]:
+    """Return the faces `detector` finds in `image` at `threshold` or above (image pixels)."""
+    h, w = image.shape[:2]
+    if w < 4 or h < 4:
+        return []
+    return [d.box.clip(w, h) for d in detector.detect(image) if d.score >= threshold]
+
+
+class FaceRedactor:
+    """Blur the faces in a picture (BlazeFace full range on it and on its top part)."""
+
+    def __init__(self, detector: Detector, *, threshold: float = 0.3) -> None:
+        self.detector = detector
+        self.threshold = threshold
+        self.faces = 0
+        """Faces blurred so far."""
+        self.images = 0
+        """Pictures looked at so far."""
+
+    def faces_in(self, image: Image) -> list[Box]:
+        """Return the faces in `image`: the whole picture, then its top part enlarged."""
+        faces = find_faces(self.detector, image, self.threshold)
+        h, w = image.shape[:2]
+        if h > w:  # a person crop: look again at where the head is
+            top_h = max(4, int(h * _TOP))
+            faces += find_faces(self.detector, image[:top_h], self.threshold)
+        return faces
+
+    def redact(self, image: Image, region: Box | None = None) -> Redacted:
+        """Return `image` (a copy when a face is found) with every face blurred.
+
+        With `region`, only that part of the picture is searched (a snapshot: around
+        the track's box); the faces found there are blurred in the whole picture.
+        """
+        self.images += 1
+        h, w = image.shape[:2]
+        x0 = y0 = 0
+        part = image
+        if region is not None:
+            x0, y0, x1, y1 = region.clip(w, h).to_int()
+            if x1 - x0 < 4 or y1 - y0 < 4:
+                return Redacted(image, 0)
+            part = image[y0:y1, x0:x1]
+        faces = [Box(b.x1 + x0, b.y1 + y0, b.x2 + x0, b.y2 + y0) for b in self.faces_in(part)]
+        if not faces:
+            return Redacted(image, 0)
+        out = image.copy()
+        for face in faces:
+            _blur(out, face)
+        # Check: anything still found there is filled flat.
+        after = out if region is None else out[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]]
+        for face in self.faces_in(after):
+            _fill(out, Box(face.x1 + x0, face.y1 + y0, face.x2 + x0, face.y2 + y0))
+        self.faces += len(faces)
+        return Redacted(out, len(faces))
+
+
+def _grown(image: Image, face: Box) -> tuple[int, int, int, int]:
+    h, w = image.shape[:2]
+    margin = _MARGIN * max(face.width, face.height)
+    x1, y1, x2, y2 = face.expand(margin).clip(w, h).to_int()
+    return x1, y1, x2, y2
+
+
+def _blur(image: Image, face: Box) -> None:
+    x1, y1, x2, y2 = _grown(image, face)
+    if x2 - x1 < 2 or y2 - y1 < 2:
+        return
+    patch = image[y1:y2, x1:x2]
+    k = max(3, (max(x2 - x1, y2 - y1) // 2) | 1)
+    blurred = cv2.GaussianBlur(patch, (k, k), 0)
+    small = cv2.resize(blurred, (max(1, (x2 - x1) // 6), max(1, (y2 - y1) // 6)))
+    image[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+
+
+def _fill(image: Image, face: Box) -> None:
+    x1, y1, x2, y2 = _grown(image, face)
+    if x2 - x1 < 1 or y2 - y1 < 1:
+        return
+    patch = image[y1:y2, x1:x2]
+    image[y1:y2, x1:x2] = np.asarray(patch.reshape(-1, 3).mean(axis=0), dtype=np.uint8)

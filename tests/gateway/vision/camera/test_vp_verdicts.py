@@ -1,0 +1,315 @@
+"""Cloud verdicts applied by the gateway: lifecycle corrections, counts, bad verdicts, crops.
+
+A publisher on a real Mosquitto; tracks are given to it directly (a tracker's output),
+its hard cases go through the outbox's routing (`EventRouter`), and each answer comes
+back the way the cloud link publishes it (`VerdictPublisher` -> `cloud.verdict` event ->
+the camera's `VerdictSink`). What the test checks is what a dashboard sees on MQTT.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from typing import Any
+
+import aiomqtt
+import pytest
+
+from cloud_bridge.uplink import CropBox, HardCase, Outcome, Verdict
+from gateway.cloudlink.sink import EventRouter
+from gateway.cloudlink.verdicts import VerdictPublisher
+from gateway.config import GatewayConfig
+from gateway.config.vision import CameraConfig
+from gateway.events import Event, Events, Kind
+from gateway.inference.geometry import Box
+from gateway.mqtt.bus import MqttBus
+from gateway.mqtt.topics import Topics
+from gateway.stats_registry import Stats
+from gateway.vision.analyzer import FrameOutcome, TrackReport
+from gateway.vision.camera_stats import CameraStats
+from gateway.vision.corrections import VerdictSink
+from gateway.vision.publisher import SPLIT_IDS, CameraPublisher
+from gateway.vision.tracker import Track, TrackState
+from tests.conftest import ConfigFactory
+from tests.support.mosquitto import Mosquitto
+from tests.support.mqtt import client, next_message
+
+CAM = "porch"
+CROP = b"\xff\xd8crop\xff\xd9"
+ROUTER = EventRouter(("*",), ())
+
+
+def track(track_id: int, *, best: float = 0.6, t: float = 0.0, x: float = 100.0) -> Track:
+    box = Box(x, 100.0, x + 40.0, 200.0)
+    return Track(
+        id=track_id,
+        label="person",
+        state=TrackState.ACTIVE,
+        first_seen=0.0,
+        last_seen=t,
+        box=box,
+        score=best,
+        best_score=best,
+        best_box=box,
+        best_frame_index=0,
+        hits=3,
+        misses=0,
+        zones=frozenset(),
+        zones_entered=frozenset(),
+    )
+
+
+def report(t: Track, shot: int = 0) -> TrackReport:
+    """A report with a crop of `t`'s box (8 px margin), as the analyzer cuts it."""
+    return TrackReport(
+        t, None, CROP, t.box.expand(8), shot_index=shot, shot_box=t.box, shot_score=t.score
+    )
+
+
+def outcome(
+    ts: float,
+    *,
+    started: tuple[TrackReport, ...] = (),
+    updated: tuple[Track, ...] = (),
+    ended: tuple[TrackReport, ...] = (),
+    crops: tuple[TrackReport, ...] = (),
+) -> FrameOutcome:
+    return FrameOutcome(
+        index=int(ts * 10),
+        received_at=ts,
+        width=640,
+        height=480,
+        motion_fraction=0.0,
+        has_motion=True,
+        detector_calls=1,
+        inference_ms=1.0,
+        detections=len(started) + len(updated),
+        started=started,
+        updated=updated,
+        ended=ended,
+        active=(),
+        crops=crops,
+    )
+
+
+class Rig:
+    """A publisher and its verdict sink on a real bus, a watcher, and the hard cases."""
+
+    def __init__(
+        self, cfg: GatewayConfig, bus: MqttBus, watcher: aiomqtt.Client, **escalation: Any
+    ) -> None:
+        self.topics = Topics(cfg.topic_prefix)
+        self.watcher = watcher
+        self.stats = Stats()
+        self.events = Events(bus=bus, topics=self.topics, stats=self.stats, gateway_id="gw")
+        camera = CameraConfig.model_validate(
+            {
+                "id": CAM,
+                "source": "mqtt:unused",
+                "escalation": {"low": 0.5, "high": 0.9, **escalation},
+            }
+        )
+        self.publisher = CameraPublisher(
+            camera=camera,
+            events=self.events,
+            bus=bus,
+            topics=self.topics,
+            stats=CameraStats(self.stats, CAM),
+            labels=("person",),
+        )
+        self.sink = VerdictSink(self.publisher, CameraStats(self.stats, CAM), model_version="1")
+        self.hard_cases: list[Event] = []
+        self.latest: dict[str, bytes] = {}
+        self.events.add_sink(self.sink)
+        self.events.add_sink(self._capture)
+        self.verdicts = VerdictPublisher(events=self.events, bus=bus, topics=self.topics)
+
+    def _capture(self, event: Event) -> None:
+        if event.kind == Kind.VISION_HARD_CASE:
+            self.hard_cases.append(event)
+
+    def answer(
+        self,
+        event: Event,
+        outcome: Outcome,
+        label: str = "person",
+        people: tuple[CropBox, ...] = (),
+        version: str | None = "1",
+    ) -> Event:
+        """Answer hard case `event` as the uplink would; return the verdict event."""
+        item = ROUTER.to_item(event)
+        assert item is not None
+        case = HardCase.from_payload(item.payload)
+        verdict = Verdict(case, outcome, label, 0.9, "person", version, 5.0, people)
+        return self.verdicts(verdict)
+
+    def case_of(self, track_id: int) -> Event:
+        """The latest hard case of `track_id`."""
+        return [e for e in self.hard_cases if e.data["track_id"] == track_id][-1]
+
+    async def _read(self) -> tuple[str, bytes]:
+        message = await next_message(self.watcher)
+        assert isinstance(message.payload, bytes)
+        topic = message.topic.value
+        self.latest[topic] = message.payload
+        return topic, message.payload
+
+    async def detections(self, n: int) -> list[dict[str, Any]]:
+        """The next `n` `vision.detection` events' data (other messages noted, skipped)."""
+        out: list[dict[str, Any]] = []
+        while len(out) < n:
+            topic, payload = await self._read()
+            if "/events/vision.detection/" in topic:
+                out.append(json.loads(payload)["data"])
+        return out
+
+    async def retained(self, topic: str, want: str) -> None:
+        """Wait until the latest value seen on `topic` is `want`."""
+        while self.latest.get(topic) != want.encode():
+            await self._read()
+
+
+@pytest.fixture
+async def bus_and_watcher(
+    mosquitto: Mosquitto, make_config: ConfigFactory
+) -> AsyncIterator[tuple[GatewayConfig, MqttBus, aiomqtt.Client]]:
+    cfg = make_config(mosquitto)
+    bus = MqttBus(
+        cfg.mqtt, client_id=cfg.client_id, status_topic=f"{cfg.topic_prefix}/status", stats=Stats()
+    )
+    async with bus, client(mosquitto) as watcher:
+        async with asyncio.timeout(10):
+            await bus.connected.wait()
+        await watcher.subscribe(f"{cfg.topic_prefix}/events/vision.detection/{CAM}", qos=1)
+        await watcher.subscribe(f"{cfg.topic_prefix}/cameras/{CAM}/#", qos=1)
+        yield cfg, bus, watcher
+
+
+async def test_each_verdict_corrects_the_lifecycle_and_the_counts(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    tracks = {i: track(i, x=100.0 * i) for i in (1, 2, 3, 4)}
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t) for t in tracks.values())))
+    assert [e.data["reason"] for e in rig.hard_cases] == ["first"] * 4  # first sight
+    starts = await rig.detections(4)
+    assert {d["phase"] for d in starts} == {"start"}
+    await rig.retained(count, "4")
+
+    confirmed = rig.answer(rig.case_of(1), Outcome.CONFIRMED)
+    rejected = rig.answer(rig.case_of(2), Outcome.REJECTED, "background")
+    relabelled = rig.answer(rig.case_of(3), Outcome.RELABELLED, "dog")
+    two = (CropBox(0.0, 0.0, 0.5, 1.0), CropBox(0.5, 0.0, 1.0, 1.0))
+    split = rig.answer(rig.case_of(4), Outcome.CONFIRMED, people=two)
+    got = await rig.detections(5)
+    by_track = {(d["track_id"], d["phase"]): d for d in got}
+    one = by_track[(1, "update")]
+    assert (one["verified_by"], one["verdict_id"], one["verdict"]) == (
+        "cloud",
+        confirmed.id,
+        "confirmed",
+    )
+    assert one["changed"] == ["verified"]
+    gone = by_track[(2, "retract")]
+    assert (gone["verified_by"], gone["verdict_id"], gone["verdict"]) == (
+        "cloud",
+        rejected.id,
+        "rejected",
+    )
+    dog = by_track[(3, "update")]
+    assert (dog["label"], dog["changed"], dog["verdict_id"]) == (
+        "dog",
+        ["label", "verified"],
+        relabelled.id,
+    )
+    parent = by_track[(4, "update")]
+    child = by_track[(SPLIT_IDS, "start")]
+    assert parent["verdict"] == child["verdict"] == "split"
+    assert parent["verdict_id"] == child["verdict_id"] == split.id
+    assert child["split_of"] == 4
+    # Each keeps its half of the track's 40 px box (the crop adds 8 px on each side).
+    assert parent["box"]["x2"] - parent["box"]["x1"] == pytest.approx(28, abs=0.01)
+    assert child["box"]["x1"] == pytest.approx(420, abs=0.01)
+    # person: 1 confirmed + 2 from the split (2 retracted, 3 is a dog now).
+    await rig.retained(count, "3")
+    await rig.retained(rig.topics.camera_count(CAM, "dog"), "1")
+
+    # The split track ends: so does its second person; later events stay verified.
+    rig.publisher.handle(
+        outcome(1.0, ended=(TrackReport(replace(tracks[4], last_seen=1.0), None, None),))
+    )
+    ends = await rig.detections(2)
+    assert {(d["track_id"], d["phase"]) for d in ends} == {(4, "end"), (SPLIT_IDS, "end")}
+    assert all(d["verified_by"] == "cloud" for d in ends)
+    await rig.retained(count, "1")
+    assert rig.sink.results == {"confirmed": 1, "rejected": 1, "relabelled": 1, "split": 1}
+
+
+async def test_bad_verdicts_are_counted_and_change_nothing(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    rig = Rig(*bus_and_watcher)
+    rig.publisher.handle(outcome(0.0, started=(report(track(1)),)))
+    await rig.detections(1)
+    case = rig.case_of(1)
+    rig.answer(case, Outcome.CONFIRMED)
+    assert (await rig.detections(1))[0]["verdict"] == "confirmed"
+    rig.answer(case, Outcome.CONFIRMED)  # the same again: nothing new
+    rig.answer(case, Outcome.REJECTED, "background", version="2")  # another model version
+    stranger = Event(
+        gateway="gw",
+        source=CAM,
+        kind=Kind.VISION_HARD_CASE,
+        data={**case.data, "track_id": 99},
+        media=CROP,
+    )
+    rig.answer(stranger, Outcome.REJECTED, "background")  # never announced: no retraction
+    far = (CropBox(0.0, 0.0, 0.5, 1.0), CropBox(0.5, 0.0, 1.0, 1.0))
+    outside = Event(
+        gateway="gw",
+        source=CAM,
+        kind=Kind.VISION_HARD_CASE,
+        data={**case.data, "crop_box": {"x1": 600.0, "y1": 400.0, "x2": 640.0, "y2": 480.0}},
+        media=CROP,
+    )
+    rig.answer(outside, Outcome.CONFIRMED, people=far)  # people nowhere near the track
+    rig.events.emit(rig.events.make(source=CAM, kind=Kind.CLOUD_VERDICT, data={"verdict": "maybe"}))
+    rig.events.emit(rig.events.make(source="other", kind=Kind.CLOUD_VERDICT, data={}))
+    assert rig.sink.results == {
+        "confirmed": 1,
+        "repeated": 1,
+        "model_version": 1,
+        "unknown_track": 1,
+        "box_outside": 1,
+        "malformed": 1,
+    }
+    # The stream stayed consistent: the track ends once, still confirmed, nothing else.
+    rig.publisher.handle(outcome(1.0, ended=(TrackReport(track(1, t=1.0), None, None),)))
+    (end,) = await rig.detections(1)
+    assert (end["phase"], end["track_id"], end["verdict"]) == ("end", 1, "confirmed")
+
+
+async def test_crops_over_a_tracks_life_within_its_and_the_cameras_budgets(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    rig = Rig(*bus_and_watcher, max_crops=2, max_per_min=3)
+    a, b = track(1), track(2, x=300.0)
+    rig.publisher.handle(outcome(0.0, started=(report(a), report(b))))
+    rig.publisher.handle(outcome(0.5, crops=(report(a, shot=5),)))  # its box changed shape
+    rig.publisher.handle(outcome(1.0, crops=(report(b, shot=10),)))  # camera: 3 a minute
+    ended = replace(a, last_seen=2.0)
+    rig.publisher.handle(outcome(2.0, ended=(report(ended, shot=20),)))  # track: 2 crops
+    reasons = [(e.data["track_id"], e.data["reason"], e.data["crop_index"]) for e in rig.hard_cases]
+    assert reasons == [(1, "first", 0), (2, "first", 0), (1, "changed", 1)]
+    assert rig.stats.snapshot()["camera_crops_skipped_total"] == {
+        f"{CAM},camera_budget": 1.0,
+        f"{CAM},track_budget": 1.0,
+    }
+    # A minute later the camera may send again; a settled track never sends.
+    rig.publisher.handle(outcome(70.0, crops=(report(b, shot=30),)))
+    sure = track(3, best=0.95, x=500.0)
+    rig.publisher.handle(outcome(70.5, started=(report(sure),)))
+    assert [(e.data["track_id"], e.data["reason"]) for e in rig.hard_cases[3:]] == [(2, "changed")]

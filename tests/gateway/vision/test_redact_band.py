@@ -1,0 +1,50 @@
+"""Faces blurred before an image leaves, and the band that moves with the cloud's agreement."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
+
+from gateway.config.vision import AdaptiveBandConfig
+from gateway.inference.detector import Detector
+from gateway.vision.cascade import AdaptiveBand, Band
+from gateway.vision.redact import FACE_MODEL, FaceRedactor, find_faces
+
+
+def test_faces_found_before_are_gone_after_and_the_rest_is_kept(
+    images: dict[str, npt.NDArray[np.uint8]], model_paths: dict[str, Path]
+) -> None:
+    del model_paths  # fetched blazeface_full into the data dir
+    check = Detector.from_catalogue(FACE_MODEL, score_threshold=0.1)
+    redactor = FaceRedactor(Detector.from_catalogue(FACE_MODEL, score_threshold=0.1))
+    person = images["astronaut.png"]
+    assert len(find_faces(check, person, 0.5)) >= 1
+    out = redactor.redact(person)
+    assert out.faces >= 1
+    assert find_faces(check, out.image, 0.5) == []
+    changed = np.any(out.image != person, axis=2)
+    assert 0 < changed.mean() < 0.25  # the face, not the picture
+    nobody = images["coffee.png"]
+    same = redactor.redact(nobody)
+    assert same.faces == 0
+    assert same.image is nobody
+
+
+def test_band_edges_follow_agreement_within_bounds() -> None:
+    cfg = AdaptiveBandConfig(window=4, step=0.05, min_high=0.7, max_low=0.6)
+    band = AdaptiveBand(Band(0.5, 0.9), cfg)
+    for _ in range(20):  # the cloud confirms everything near the top
+        band.observe(0.85, (band.band.low, band.band.high), confirmed=True)
+    assert band.band.high == 0.7  # came down to its bound
+    for _ in range(20):  # and rejects everything near the bottom
+        band.observe(0.5, (band.band.low, band.band.high), confirmed=False)
+    assert band.band.low == 0.6
+    for _ in range(20):  # it starts confirming low scores again: back, never past 0.5
+        band.observe(band.band.low, (band.band.low, band.band.high), confirmed=True)
+    assert band.band.low == 0.5
+    off = AdaptiveBand(Band(0.5, 0.9), AdaptiveBandConfig(enabled=False, window=4))
+    for _ in range(20):
+        off.observe(0.85, (0.5, 0.9), confirmed=True)
+    assert off.band == Band(0.5, 0.9)
