@@ -84,7 +84,13 @@ class _DiscardBus(MqttBus):
         )
 
     def publish(
-        self, topic: str, payload: bytes | str, *, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
     ) -> None:
         """Drop the message."""
 

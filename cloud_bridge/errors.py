@@ -6,7 +6,7 @@
     └── UplinkError            an HTTP/OIP call to the cloud failed; never raised itself
         ├── UplinkTimeout          no full answer within the per-request timeout
         ├── UplinkHTTPError        the server answered 4xx/5xx (status, retry_after, error,
-        │                          body_excerpt)
+        │                          body_excerpt, endpoint)
         ├── UplinkProtocolError    a 2xx answer that is not the promised JSON (body_excerpt)
         ├── UplinkConnectionError  cannot reach the server: refused, reset, DNS, TLS
         │                          (tls=True when certificate verification failed, or a
@@ -56,8 +56,9 @@ class UplinkHTTPError(UplinkError):
     """The server answered with an error status.
 
     `retry_after` is the server's `Retry-After` in seconds from now (either header form),
-    `error` the `{"error": ...}` message of a protocol error body, `body_excerpt` the
-    start of the body as text, for logs.
+    `error` the message of the error body (its `error`, else FastAPI's `detail`),
+    `body_excerpt` the start of the body as text, for logs. `endpoint` names which of the
+    cloud's URLs answered (say, "OIP server (cloud.oip_url)"); `hint` says what to do.
     """
 
     def __init__(
@@ -68,15 +69,23 @@ class UplinkHTTPError(UplinkError):
         error: str | None = None,
         body_excerpt: str = "",
         url: str = "",
+        endpoint: str = "",
+        hint: str = "",
     ) -> None:
         self.status = status
         self.retry_after = retry_after
         self.error = error
         self.body_excerpt = body_excerpt
         self.url = url
+        self.endpoint = endpoint
+        self.hint = hint
         detail = error if error is not None else body_excerpt
         message = f"HTTP {status} from {url}" if url else f"HTTP {status}"
-        super().__init__(f"{message}: {detail}" if detail else message)
+        if endpoint:
+            message = f"{endpoint}: {message}"
+        if detail:
+            message = f"{message}: {detail}"
+        super().__init__(f"{message} ({hint})" if hint else message)
 
 
 class UplinkProtocolError(UplinkError):

@@ -52,7 +52,7 @@ def cmd_schema(_args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the gateway until SIGINT/SIGTERM."""
+    """Run the gateway until SIGINT/SIGTERM; SIGHUP reloads the config file."""
     from gateway.plugins import build_gateway
     from gateway.runtime import config_secrets
 
@@ -72,7 +72,16 @@ def cmd_run(args: argparse.Namespace) -> int:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
-        await build_gateway(config).run(stop)
+        gateway = build_gateway(config, config_path=Path(args.config))
+        reloads: set[asyncio.Task[None]] = set()
+
+        def on_hup() -> None:
+            task = loop.create_task(gateway.reload_on_signal(), name="reload:SIGHUP")
+            reloads.add(task)
+            task.add_done_callback(reloads.discard)
+
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+        await gateway.run(stop)
 
     try:
         asyncio.run(main())

@@ -6,7 +6,8 @@
     │   └── BusNotConnectedError
     ├── ModelError             a model file is missing, unreadable or does not fit its decoder
     │   └── ModelNotFoundError carries the command that fetches it
-    └── ComponentError         a runtime component failed to start or stop
+    ├── ComponentError         a runtime component failed to start or stop
+    └── CommandError           a command cannot be done (unknown id, bad arguments)
 
 `devices` and `cloud_bridge` do not import `gateway`; their own errors are translated
 into this tree at the boundary, in `gateway` (``raise ... from exc``).
@@ -66,3 +67,7 @@ class ModelNotFoundError(ModelError):
 
 class ComponentError(EdgegwError):
     """A runtime component failed to start or stop."""
+
+
+class CommandError(EdgegwError):
+    """A command on `<prefix>/cmd/...` cannot be done; the message is the answer's `error`."""

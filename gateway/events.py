@@ -109,6 +109,11 @@ class Events:
         """Also give every event to `sink` (e.g. the cloud outbox)."""
         self._sinks.append(sink)
 
+    def remove_sink(self, sink: EventSink) -> None:
+        """Stop giving events to `sink` (the cloud link restarted by a reload)."""
+        if sink in self._sinks:
+            self._sinks.remove(sink)
+
     def make(self, *, source: str, kind: str, **fields: Any) -> Event:
         """An Event from this gateway."""
         return Event(gateway=self.gateway_id, source=source, kind=kind, **fields)

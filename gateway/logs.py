@@ -75,6 +75,15 @@ class RedactFilter(logging.Filter):
         return True
 
 
+def redact_also(secrets: Iterable[str]) -> None:
+    """Add `secrets` to what the root logger's handlers redact (a reloaded config's)."""
+    for handler in logging.getLogger().handlers:
+        for f in handler.filters:
+            if isinstance(f, RedactFilter):
+                known = set(f.secrets) | {s for s in secrets if len(s) >= 3}
+                f.secrets = sorted(known, key=len, reverse=True)
+
+
 def setup_logging(
     *, level: str = "INFO", fmt: Literal["text", "json"] = "text", secrets: Iterable[str] = ()
 ) -> None:

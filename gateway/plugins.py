@@ -8,6 +8,8 @@ line here.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from gateway import cloudlink, sensors
 from gateway.config import GatewayConfig
 from gateway.runtime import Gateway, PipelineStart
@@ -19,6 +21,8 @@ __all__ = ["PIPELINES", "build_gateway"]
 PIPELINES: tuple[PipelineStart, ...] = (cloudlink.start, sensors.start, vision.start)
 
 
-def build_gateway(config: GatewayConfig, *, stats: Stats | None = None) -> Gateway:
-    """A gateway that runs every registered pipeline."""
-    return Gateway(config, pipelines=PIPELINES, stats=stats)
+def build_gateway(
+    config: GatewayConfig, *, stats: Stats | None = None, config_path: Path | None = None
+) -> Gateway:
+    """A gateway that runs every registered pipeline (`config_path`: what `reload` reads)."""
+    return Gateway(config, pipelines=PIPELINES, stats=stats, config_path=config_path)

@@ -3,9 +3,13 @@
 Routes (bearer token checked on all but the health probes, when one is configured):
 
     GET  /v2/health/live, /v2/health/ready          200
+    GET  /v2                                        server metadata (its extensions:
+                                                    binary_tensor_data)
+    GET  /v2/models/{name}[/versions/{v}]           model metadata, or 404
     GET  /v2/models/{name}[/versions/{v}]/ready     200, or 404 for an unknown model
     POST /v2/models/{name}[/versions/{v}]/infer     InferenceResponse, or {"error"} with
-                        400/404/413/415/422/500
+                        400/404/413/415/422/500; JSON, or the binary tensor data
+                        extension (`Inference-Header-Content-Length`) both ways
     POST /v1/events     JSON array of events (gzip Content-Encoding accepted), each with
                         an `id`; answers {"accepted": [ids], "duplicates": [ids]}
     GET  /v1/events?kind=...&limit=...              stored events, for tests and demos
@@ -14,7 +18,8 @@ The server faces clients it does not trust. `serve` refuses to run without a tok
 unless `no_auth=True` on a loopback address; tokens are compared in constant time. Each
 POST route has its own body limit (`BodyLimits`; over it: 413, checked on
 `Content-Length` before reading and again while reading, after gzip is undone, so a
-gzip bomb stops at the limit), wants `Content-Type: application/json` (415), and parses
+gzip bomb stops at the limit), wants `Content-Type: application/json` (415) unless an
+infer body says it is binary (`Inference-Header-Content-Length`), and parses
 in a worker thread, so one large body never stalls the other requests. Every bad request
 gets a 4xx with `{"error": ...}`: unreadable gzip or JSON, or too deep a nesting, 400;
 tensor values outside their datatype (UINT8 300) and unusable images (0x0, truncated,
@@ -22,7 +27,9 @@ more pixels than `ImageLimits.max_pixels`) 422.
 
 Models are callables passed in, so this package never imports `gateway`. The server
 does not keep versions apart: `/versions/{v}` reaches the same callable, and `v` is
-echoed as `model_version` unless the model sets one.
+echoed as `model_version` unless the model sets one. A model's metadata is what
+`make_app(metadata=...)` declares for it, else its name alone (no inputs declared).
+A request with `binary_data_output: true` gets its outputs as binary data.
 """
 
 from __future__ import annotations
@@ -43,7 +50,15 @@ from aiohttp.http_exceptions import BadHttpMessage
 from pydantic import ValidationError
 
 from cloud_bridge.errors import CloudBridgeError
-from cloud_bridge.oip.protocol import TENSOR_VALUE_ERROR, InferenceRequest, InferenceResponse
+from cloud_bridge.oip.protocol import (
+    BINARY_EXTENSION,
+    INFERENCE_HEADER,
+    TENSOR_VALUE_ERROR,
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadata,
+    ServerMetadata,
+)
 from refcloud.event_sink import EventSink
 from refcloud.images import ImageRejectedError
 
@@ -87,6 +102,10 @@ MODELS_KEY: Final = web.AppKey("models", Mapping[str, ModelFn])
 SINK_KEY: Final = web.AppKey("sink", EventSink)
 TOKEN_KEY: Final = web.AppKey("token", bytes)
 LIMITS_KEY: Final = web.AppKey("limits", BodyLimits)
+METADATA_KEY: Final = web.AppKey("metadata", Mapping[str, ModelMetadata])
+SERVER_METADATA: Final = ServerMetadata(
+    name="edgegw-refcloud", version="1", extensions=[BINARY_EXTENSION]
+)
 
 
 class InferenceInputError(ValueError):
@@ -158,9 +177,13 @@ async def _bad_requests(
         return _error(exc.status, exc.message)
 
 
-async def _read_json_body(request: web.Request, limit: int) -> bytes:
-    """The body of a JSON POST, at most `limit` bytes after decompression; else a 4xx."""
-    if request.content_type != "application/json":
+async def _read_json_body(request: web.Request, limit: int, *, binary_ok: bool = False) -> bytes:
+    """The body of a JSON POST, at most `limit` bytes after decompression; else a 4xx.
+
+    `binary_ok`: a body with an `Inference-Header-Content-Length` may have any type.
+    """
+    binary = binary_ok and INFERENCE_HEADER in request.headers
+    if request.content_type != "application/json" and not binary:
         raise _BadRequest(415, f"Content-Type must be application/json, not {request.content_type}")
     if request.content_length is not None and request.content_length > limit:
         raise _BadRequest(
@@ -185,6 +208,18 @@ async def _live(_: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
+async def _server_metadata(_: web.Request) -> web.Response:
+    return web.Response(text=SERVER_METADATA.model_dump_json(), content_type="application/json")
+
+
+async def _model_metadata(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    if name not in request.app[MODELS_KEY]:
+        return _error(404, f"model {name!r} not found")
+    metadata = request.app[METADATA_KEY].get(name) or ModelMetadata(name=name, platform="edgegw")
+    return web.Response(text=metadata.model_dump_json(), content_type="application/json")
+
+
 async def _model_ready(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     if name not in request.app[MODELS_KEY]:
@@ -192,16 +227,22 @@ async def _model_ready(request: web.Request) -> web.Response:
     return web.Response(status=200)
 
 
-def _parse_inference_request(body: bytes) -> InferenceRequest:
+def _parse_inference_request(body: bytes, json_length: str | None) -> InferenceRequest:
     """Validate an infer body (in a worker thread); a `_BadRequest` says what is wrong."""
     try:
-        return InferenceRequest.model_validate_json(body)
+        length = int(json_length) if json_length is not None else None
+    except ValueError:
+        raise _BadRequest(400, f"{INFERENCE_HEADER} {json_length!r} is not a length") from None
+    try:
+        return InferenceRequest.from_wire(body, length)
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         status = 422 if first["type"] == TENSOR_VALUE_ERROR else 400
         message = f"malformed inference request: {where}: {first['msg']}"
         raise _BadRequest(status, message) from None
+    except ValueError as exc:  # a binary header that does not fit the body
+        raise _BadRequest(400, f"malformed inference request: {exc}") from None
 
 
 async def _infer(request: web.Request) -> web.Response:
@@ -210,8 +251,10 @@ async def _infer(request: web.Request) -> web.Response:
     model = request.app[MODELS_KEY].get(name)
     if model is None:
         return _error(404, f"model {name!r} not found")
-    body = await _read_json_body(request, request.app[LIMITS_KEY].infer)
-    infer_request = await asyncio.to_thread(_parse_inference_request, body)
+    body = await _read_json_body(request, request.app[LIMITS_KEY].infer, binary_ok=True)
+    infer_request = await asyncio.to_thread(
+        _parse_inference_request, body, request.headers.get(INFERENCE_HEADER)
+    )
     del body
     try:
         response = await _call(model, infer_request)
@@ -230,8 +273,11 @@ async def _infer(request: web.Request) -> web.Response:
         update["id"] = infer_request.id
     if response.model_version is None and version is not None:
         update["model_version"] = version
-    text = response.model_copy(update=update).model_dump_json(exclude_none=True)
-    return web.Response(text=text, content_type="application/json")
+    response = response.model_copy(update=update)
+    if infer_request.wants_binary_output:
+        response = response.as_binary()
+    wire = response.to_wire()
+    return web.Response(body=wire.body, headers=wire.headers)
 
 
 async def _call(model: ModelFn, request: InferenceRequest) -> object:
@@ -301,6 +347,7 @@ def make_app(
     sink: EventSink,
     token: str | None,
     limits: BodyLimits | None = None,
+    metadata: Mapping[str, ModelMetadata] | None = None,
 ) -> web.Application:
     """Build the server application; `sink` must be open while it serves.
 
@@ -312,12 +359,16 @@ def make_app(
     app[MODELS_KEY] = models
     app[SINK_KEY] = sink
     app[LIMITS_KEY] = limits
+    app[METADATA_KEY] = metadata or {}
     if token is not None:
         if not token:
             raise ServerConfigError("the bearer token is empty")
         app[TOKEN_KEY] = token.encode("utf-8")
     app.router.add_get("/v2/health/live", _live)
     app.router.add_get("/v2/health/ready", _live)
+    app.router.add_get("/v2", _server_metadata)
+    app.router.add_get("/v2/models/{name}", _model_metadata)
+    app.router.add_get("/v2/models/{name}/versions/{version}", _model_metadata)
     app.router.add_get("/v2/models/{name}/ready", _model_ready)
     app.router.add_get("/v2/models/{name}/versions/{version}/ready", _model_ready)
     app.router.add_post("/v2/models/{name}/infer", _infer)

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what edgegw needs on a Debian machine with Python >= 3.11, into ./.venv.
 #   scripts/bootstrap.sh            runtime (the demo)
-#   scripts/bootstrap.sh --test     + test tools and Mosquitto
+#   scripts/bootstrap.sh --test     + test tools, Mosquitto, Chromium and its driver
 # Idempotent: a second run only checks. Needs root or sudo only to install Debian packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +50,16 @@ if [[ $want_test -eq 1 ]]; then
   if ! command -v mosquitto >/dev/null && [[ ! -x /usr/sbin/mosquitto ]]; then
     echo "installing mosquitto (Debian) ..." >&2
     apt_install mosquitto
+  fi
+  # KServe's model server (interop tests) in its own venv under the data dir: kserve
+  # 0.21.0 and MLServer 1.7.1 cannot share one (Starlette >= 1.3.1 vs FastAPI < 0.116).
+  echo "checking the KServe test venv ..." >&2
+  .venv/bin/python -m tests.support.kserve_env >/dev/null
+  # The status page is tested in a real browser: Debian's Chromium and its driver
+  # (Selenium drives them; no browser is downloaded).
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    echo "installing chromium and chromium-driver (Debian) ..." >&2
+    apt_install chromium chromium-driver
   fi
 fi
 

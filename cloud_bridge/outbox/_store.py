@@ -211,6 +211,10 @@ class Outbox:
         """Depth and bytes per class (every class with a policy or with items), counters."""
         with self._transaction(write=False) as conn:
             totals = {k: (d, b) for k, d, b in conn.execute("SELECT * FROM class_totals")}
+            # One index seek per class (items_expire: klass, created).
+            oldest = dict(
+                conn.execute("SELECT klass, MIN(created) FROM items GROUP BY klass").fetchall()
+            )
             counters: dict[str, dict[str, int]] = {}
             for klass, name, value in conn.execute("SELECT klass, name, value FROM counters"):
                 counters.setdefault(klass, {})[name] = value
@@ -221,6 +225,7 @@ class Outbox:
             classes[klass] = ClassStats(
                 depth=depth,
                 bytes=size,
+                oldest=oldest.get(klass),
                 **{name: counts.get(name, 0) for name in _COUNTERS},
             )
         return OutboxStats.from_classes(classes)

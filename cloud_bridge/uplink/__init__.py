@@ -13,9 +13,11 @@ and the verdict callback are passed in.
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
 from cloud_bridge.uplink.budget import Budget, RateLimit
 from cloud_bridge.uplink.delivery import (
+    BinaryData,
     Channel,
     EventSender,
     HardCaseSender,
+    ModelCheck,
     MqttEventSender,
     MqttLimits,
 )
@@ -34,6 +36,7 @@ from cloud_bridge.uplink.policy import Failure, RetryPolicy, classify
 
 __all__ = [
     "NEGATIVE_LABELS",
+    "BinaryData",
     "Budget",
     "Channel",
     "CircuitBreaker",
@@ -45,6 +48,7 @@ __all__ = [
     "Failure",
     "HardCase",
     "HardCaseSender",
+    "ModelCheck",
     "MqttEventSender",
     "MqttLimits",
     "NullObserver",

@@ -13,6 +13,10 @@ round. A crash between answer and ack sends it again; the cloud dedups by id.
 Events go over one of two transports: `EventSender` (HTTP POST to the event sink) or
 `MqttEventSender` (QoS 1 publishes to a cloud broker, acked on PUBACK). Both share the
 loop below: lease by priority, breaker, backoff, counted drops.
+
+Before its first hard case, `HardCaseSender` reads the server's metadata (`GET /v2`)
+and the model's (`GET /v2/models/{name}[/versions/{v}]`): it reports once what does not
+fit (`ModelCheck`), and decides whether to use the binary tensor data extension.
 """
 
 from __future__ import annotations
@@ -24,10 +28,19 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Literal
 
-from cloud_bridge.errors import UplinkError, UplinkTimeout
+from cloud_bridge.errors import UplinkError, UplinkHTTPError, UplinkProtocolError, UplinkTimeout
 from cloud_bridge.mqtt import CloudMqttClient
-from cloud_bridge.oip import ImageEncoding, OipClient, build_hard_case_request
+from cloud_bridge.oip import (
+    ImageEncoding,
+    OipClient,
+    ServerMetadata,
+    build_hard_case_request,
+    check_model,
+    check_server,
+)
+from cloud_bridge.oip.protocol import BINARY_EXTENSION
 from cloud_bridge.outbox import Outbox, OutboxItem
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
 from cloud_bridge.uplink.budget import Budget, RateLimit
@@ -36,9 +49,35 @@ from cloud_bridge.uplink.hard_cases import HardCase, Verdict, verdict_from_respo
 from cloud_bridge.uplink.observer import UplinkObserver
 from cloud_bridge.uplink.policy import Failure, RetryPolicy, classify
 
-__all__ = ["Channel", "EventSender", "HardCaseSender", "MqttEventSender", "MqttLimits"]
+__all__ = [
+    "BinaryData",
+    "Channel",
+    "EventSender",
+    "HardCaseSender",
+    "ModelCheck",
+    "MqttEventSender",
+    "MqttLimits",
+]
 
 log = logging.getLogger(__name__)
+
+BinaryData = Literal["auto", "always", "never"]
+"""The binary tensor data extension: `auto` when the server lists it, always, or never."""
+
+# Answers to a binary request that say "not this way": in `auto`, resend it as JSON.
+_BINARY_REFUSED = frozenset({400, 415, 422, 501})
+
+
+@dataclass(slots=True, frozen=True)
+class ModelCheck:
+    """What the start-up metadata check found: the server, problems, the encoding chosen."""
+
+    server: ServerMetadata | None
+    """The server's `GET /v2` answer; None when it has no such route."""
+    problems: tuple[str, ...]
+    """What does not fit the hard-case requests (empty: all fits, or nothing declared)."""
+    binary: bool
+    """Whether hard cases go out as binary tensor data."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -197,6 +236,8 @@ class HardCaseSender(_Sender):
         budget: Budget,
         on_verdict: Callable[[Verdict], object],
         min_score: float = 0.5,
+        binary_data: BinaryData = "auto",
+        where: str = "the OIP server",
     ) -> None:
         super().__init__(channel)
         self.client = client
@@ -206,8 +247,17 @@ class HardCaseSender(_Sender):
         self.budget = budget
         self._on_verdict = on_verdict
         self._min_score = min_score
+        self._binary_data: BinaryData = binary_data
+        self._binary = binary_data == "always"
+        self._where = where
+        self.model_check: ModelCheck | None = None
+        """The start-up check's findings, once the server answered."""
 
     async def _round(self) -> bool:
+        if self.model_check is None:
+            self.model_check = await self._check_model()
+            if self.model_check is None:
+                return True  # the server cannot be reached: backed off, look again
         # Wait for the calls budget before leasing, so that when it frees up the most
         # uncertain item of that moment goes (the lease order is the outbox priority).
         if await self._budget_wait(0):
@@ -229,13 +279,14 @@ class HardCaseSender(_Sender):
                 label=case.label,
                 score=case.score,
                 encoding=self._encoding,
+                binary=self._binary,
             )
         except ValueError as exc:
             log.error("uplink hard_cases: dropping unusable item %s: %s", item.id, exc)
             await asyncio.to_thread(self.outbox.ack, [item.id])
             self.observer.dropped(self.name, "unusable", 1)
             return True
-        wire_bytes = len(request.model_dump_json(exclude_none=True))
+        wire_bytes = len(request.to_wire().body)
         self.budget.spend(wire_bytes)
         self.observer.attempt(self.name)
         started = time.monotonic()
@@ -247,6 +298,8 @@ class HardCaseSender(_Sender):
             )
         except UplinkError as exc:
             failure = classify(exc)
+            if self._binary_refused(exc):
+                return True  # the same item goes again, as JSON
             if failure.permanent:
                 log.error("uplink hard_cases: cloud refused %s for good: %s", item.id, exc)
                 await asyncio.to_thread(self.outbox.ack, [item.id])
@@ -261,6 +314,75 @@ class HardCaseSender(_Sender):
         await asyncio.to_thread(self.outbox.ack, [item.id])
         await self._succeeded()
         return True
+
+    def _binary_refused(self, exc: UplinkError) -> bool:
+        """In `auto`, a binary request refused as such: switch to JSON for good."""
+        if not (self._binary and self._binary_data == "auto"):
+            return False
+        if not (isinstance(exc, UplinkHTTPError) and exc.status in _BINARY_REFUSED):
+            return False
+        self._binary = False
+        self.observer.failed(self.name, "binary_refused")
+        log.warning(
+            "uplink hard_cases: %s lists %s but refused a binary request (%s); "
+            "sending JSON from now on",
+            self._where, BINARY_EXTENSION, exc,
+        )  # fmt: skip
+        return True
+
+    async def _check_model(self) -> ModelCheck | None:
+        """Read the server's and the model's metadata; report once what does not fit.
+
+        None when the server cannot be reached (the failure is counted and backed off).
+        """
+        try:
+            server: ServerMetadata | None = await self.client.server_metadata()
+        except (UplinkHTTPError, UplinkProtocolError):
+            server = None  # no `GET /v2` there: no extensions known
+        except UplinkError as exc:
+            await self._failed(exc, classify(exc))
+            return None
+        problems: list[str] = []
+        try:
+            metadata = await self.client.model_metadata(self._model, self._version)
+            problems = check_model(metadata, encoding=self._encoding)
+        except UplinkHTTPError as exc:
+            problems = [self._refusal(exc)]
+        except UplinkProtocolError as exc:
+            problems = [f"its metadata cannot be read: {exc}"]
+        except UplinkError as exc:
+            await self._failed(exc, classify(exc))
+            return None
+        if self._binary_data == "auto":
+            self._binary = server is not None and BINARY_EXTENSION in server.extensions
+        if server is not None:
+            problems += check_server(server, encoding=self._encoding, binary=self._binary)
+        check = ModelCheck(server=server, problems=tuple(problems), binary=self._binary)
+        named = f"model {self._model!r}" + (
+            f" version {self._version!r}" if self._version is not None else ""
+        )
+        software = f"{server.name} {server.version}".strip() if server is not None else "unknown"
+        if problems:
+            log.error(
+                "uplink hard_cases: %s on %s (%s) does not fit the hard cases: %s",
+                named, self._where, software, "; ".join(problems),
+            )  # fmt: skip
+        else:
+            log.info(
+                "uplink hard_cases: %s on %s (%s) ready; binary tensor data %s",
+                named, self._where, software, "on" if self._binary else "off",
+            )  # fmt: skip
+        return check
+
+    def _refusal(self, exc: UplinkHTTPError) -> str:
+        """What a refused metadata request says about the configuration."""
+        if exc.status == 404:
+            return f"the server has no model {self._model!r} ({exc})"
+        if exc.status == 501 and self._version is not None:
+            return (
+                f"the server does not implement versioned routes ({exc}): unset cloud.model_version"
+            )
+        return f"its metadata was refused: {exc}"
 
     async def _budget_wait(self, nbytes: int) -> bool:
         wait = self.budget.delay_s(nbytes)

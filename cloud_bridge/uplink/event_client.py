@@ -11,7 +11,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from cloud_bridge.errors import UplinkProtocolError
+from cloud_bridge.errors import UplinkHTTPError, UplinkProtocolError
 from cloud_bridge.http import EXCERPT_CHARS, CloudSession
 
 __all__ = ["EventAck", "EventClient"]
@@ -35,7 +35,8 @@ class EventClient:
     """``async with EventClient(url, token=...) as sink: await sink.post(payloads)``.
 
     `payloads` are Event JSON documents (bytes), sent as one gzip JSON array. TLS is
-    verified (system store, or `ca_file`); `timeout` bounds each whole request.
+    verified (system store, or `ca_file`); `timeout` bounds each whole request. Errors
+    name the sink as `endpoint`; a 404 or 405 says it is no event sink.
     """
 
     def __init__(
@@ -47,6 +48,7 @@ class EventClient:
         ca_file: str | Path | None = None,
         ssl_context: ssl.SSLContext | None = None,
         gzip_level: int = 6,
+        endpoint: str = "event sink",
     ) -> None:
         self._gzip_level = gzip_level
         self._http = CloudSession(
@@ -61,6 +63,7 @@ class EventClient:
                 "Content-Encoding": "gzip",
             },
             tls_hint="set cloud.ca_file to trust its CA",
+            endpoint=endpoint,
         )
 
     async def __aenter__(self) -> Self:
@@ -84,7 +87,22 @@ class EventClient:
     async def post(self, payloads: Sequence[bytes]) -> EventAck:
         """Send one batch; return the sink's acknowledgement or raise an UplinkError."""
         body = self.encode(payloads)
-        answer = await self._http.request("POST", "", data=body)
+        try:
+            answer = await self._http.request("POST", "", data=body)
+        except UplinkHTTPError as exc:
+            if exc.status not in (404, 405):
+                raise
+            raise UplinkHTTPError(
+                exc.status,
+                retry_after=exc.retry_after,
+                error=exc.error,
+                body_excerpt=exc.body_excerpt,
+                url=exc.url,
+                endpoint=exc.endpoint,
+                hint="no event sink there: an OIP server such as KServe has none; point "
+                "cloud.events_url at `edgegw cloud serve`, or forward only hard cases "
+                "(cloud.forward_kinds: [vision.hard_case])",
+            ) from exc
         return _parse_ack(answer.text, len(body))
 
 

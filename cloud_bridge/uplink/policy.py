@@ -23,7 +23,9 @@ from cloud_bridge.errors import (
 __all__ = ["Failure", "RetryPolicy", "classify"]
 
 # A well-formed request the cloud will never take: retrying cannot help (RFC 9110 15.5).
-_PERMANENT_STATUSES = frozenset({400, 413, 415, 422})
+# 501 (Not Implemented: KServe's answer to any `/versions/{v}/` route) and 505 (HTTP
+# Version Not Supported) are 5xx but say the same of this request, not the server's health.
+_PERMANENT_STATUSES = frozenset({400, 413, 415, 422, 501, 505})
 # MQTT 5 reason codes that refuse the message itself, not the session: Packet too large,
 # Payload format invalid (MQTT 5 section 2.4). Not authorized (0x87), Quota exceeded
 # (0x97) and the rest are about the deployment: keep the items and retry.

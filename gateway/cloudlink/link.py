@@ -29,7 +29,7 @@ from gateway.cloudlink.observe import OutboxStatsPoller, StatsObserver
 from gateway.cloudlink.sink import EVENTS, HARD_CASES, EventRouter, OutboxWriter, class_policies
 from gateway.config.cloud import CloudMqttSection, CloudSection
 from gateway.datadir import default_data_dir
-from gateway.logs import RateLimitedLog
+from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.tls import tls_context
 from gateway.runtime.supervisor import Component
 from gateway.stats_registry import Stats
@@ -38,6 +38,10 @@ __all__ = ["CloudLink", "outbox_path"]
 
 log = logging.getLogger(__name__)
 _limited = RateLimitedLog(log)
+
+EVENT_SINK = "event sink (cloud.events_url)"
+OIP_SERVER = "OIP server (cloud.oip_url)"
+"""How errors name the two endpoints: each failure says which one and where it is set."""
 
 
 def outbox_path(cfg: CloudSection, gateway_id: str) -> Path:
@@ -120,7 +124,7 @@ class CloudLink:
             OutboxStatsPoller(outbox=self.outbox, stats=self._stats),
             _Task("cloud-events", self._run_events),
         ]
-        if self.cfg.oip_url or self.cfg.url:
+        if self.cfg.oip_base_url() is not None:
             components.append(_Task("cloud-hard-cases", self._run_hard_cases))
         return components
 
@@ -132,7 +136,9 @@ class CloudLink:
             ("hard cases", self.hard_case_sender),
         )
         return [
-            f"cloud {name}: {sender.last_error} (circuit {sender.breaker.state.name.lower()})"
+            redact_urls(
+                f"cloud {name}: {sender.last_error} (circuit {sender.breaker.state.name.lower()})"
+            )
             for name, sender in senders
             if sender is not None and sender.last_error is not None
         ]
@@ -174,10 +180,17 @@ class CloudLink:
         if cfg.events.mqtt is not None and cfg.events.transport == "mqtt":
             await self._run_events_mqtt(cfg.events.mqtt)
             return
-        assert cfg.url is not None  # the section's validator requires it when enabled
-        url = cfg.url.rstrip("/") + cfg.events_path
+        url = cfg.event_sink_url()
+        if url is None:  # an OIP-only cloud: the section forwards only hard cases then
+            log.info("cloud: no event sink (cloud.events_url); only hard cases go upstream")
+            await asyncio.Event().wait()
+            return
         async with EventClient(
-            url, token=self._token, timeout=cfg.request_timeout_s, ca_file=cfg.ca_file
+            url,
+            token=self._token,
+            timeout=cfg.request_timeout_s,
+            ca_file=cfg.ca_file,
+            endpoint=EVENT_SINK,
         ) as client:
             self.event_sender = EventSender(
                 self._channels[EVENTS],
@@ -189,10 +202,15 @@ class CloudLink:
 
     async def _run_hard_cases(self) -> None:
         cfg = self.cfg
-        base = cfg.oip_url or cfg.url
-        assert base is not None
+        base = cfg.oip_base_url()
+        assert base is not None  # the section's validator requires it when enabled
         async with OipClient(
-            base, token=self._token, timeout=cfg.infer_timeout_s, ca_file=cfg.ca_file
+            base,
+            token=self._token,
+            timeout=cfg.infer_timeout_s,
+            ca_file=cfg.ca_file,
+            tls_hint="set cloud.ca_file to trust its CA",
+            endpoint=OIP_SERVER,
         ) as client:
             self.hard_case_sender = HardCaseSender(
                 self._channels[HARD_CASES],
@@ -203,6 +221,8 @@ class CloudLink:
                 budget=self.budget,
                 on_verdict=self._on_verdict,
                 min_score=cfg.verdict_min_score,
+                binary_data=cfg.binary_data,
+                where=f"{OIP_SERVER} {base}",
             )
             await self.hard_case_sender.run()
 

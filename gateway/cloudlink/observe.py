@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 from cloud_bridge.outbox import Outbox
 from cloud_bridge.uplink import CircuitState, Verdict
@@ -85,6 +86,9 @@ class OutboxStatsPoller:
         self._evicted = stats.gauge("cloud_outbox_evicted", "Items evicted (cap).", labels)
         self._expired = stats.gauge("cloud_outbox_expired", "Items expired (TTL).", labels)
         self._acked = stats.gauge("cloud_outbox_acked", "Items the cloud took.", labels)
+        self._oldest = stats.gauge(
+            "cloud_outbox_oldest_age_seconds", "Age of the oldest item waiting (0: none).", labels
+        )
 
     async def run(self) -> None:
         """Refresh until cancelled."""
@@ -101,3 +105,5 @@ class OutboxStatsPoller:
             self._evicted.labels(klass).set(c.evicted)
             self._expired.labels(klass).set(c.expired)
             self._acked.labels(klass).set(c.acked)
+            age = 0.0 if c.oldest is None else max(0.0, time.time() - c.oldest)
+            self._oldest.labels(klass).set(round(age, 3))

@@ -219,14 +219,27 @@ class EventsUplinkSection(Section):
 
 
 class CloudSection(Section):
-    """The cloud side: event sink and Open Inference Protocol model server."""
+    """The cloud side: two endpoints, the event sink and the Open Inference Protocol server.
+
+    `events_url` takes event batches (edgegw's own cloud, `edgegw cloud serve`, has one);
+    `oip_url` judges hard cases (KServe, MLServer, Triton, or edgegw's own cloud). `url`
+    is the shorthand for edgegw's own cloud, which serves both.
+    """
 
     enabled: bool = Field(False, description="Forward events and hard cases to the cloud.")
     url: str | None = Field(
         None,
         pattern=r"^https?://",
-        description="Base URL of the cloud (event sink and OIP), e.g. https://cloud:8080. "
-        "With events.transport mqtt and no url, hard cases are not judged.",
+        description="Base URL of edgegw's own cloud (`edgegw cloud serve`), which serves "
+        "both endpoints: the default of `events_url` (url + events_path) and `oip_url`. "
+        "With events.transport mqtt and no url or oip_url, hard cases are not judged.",
+    )
+    events_url: str | None = Field(
+        None,
+        pattern=r"^https?://",
+        description="The event sink: full URL that takes event batches, e.g. "
+        "https://cloud:8080/v1/events; default `url` + `events_path`. OIP servers "
+        "(KServe, MLServer) have none. Unused with events.transport mqtt.",
     )
     token: OptionalSecret = Field(
         None, description="Bearer token; prefer `${ENV_VAR}`. Empty (an unset `${VAR:-}`): none."
@@ -239,19 +252,28 @@ class CloudSection(Section):
     )
     allow_insecure: bool = Field(
         False,
-        description="Allow a plain `http://` url or oip_url together with a token (it then "
-        "travels in clear text; warned at every start). Loopback hosts never need it.",
+        description="Allow a plain `http://` url, events_url or oip_url together with a token "
+        "(it then travels in clear text; warned at every start). Loopback hosts never need it.",
     )
     events_path: str = Field(
         "/v1/events", pattern=r"^/", description="Path of the event sink under `url`."
     )
     oip_url: str | None = Field(
-        None, pattern=r"^https?://", description="Base URL of the OIP model server; default `url`."
+        None,
+        pattern=r"^https?://",
+        description="The OIP server: base URL of the model server that judges hard cases "
+        "(`/v2/...` under it), e.g. http://kserve:8080; default `url`.",
     )
     model: str = Field("person", min_length=1, description="OIP model name judging hard cases.")
     model_version: str | None = Field(None, description="OIP model version; null: the default.")
     image_encoding: Literal["jpeg", "uint8"] = Field(
-        "jpeg", description="`jpeg`: BYTES base64 JPEG; `uint8`: an HxWx3 tensor (bigger)."
+        "jpeg", description="`jpeg`: a BYTES tensor holding the JPEG; `uint8`: an HxWx3 tensor."
+    )
+    binary_data: Literal["auto", "always", "never"] = Field(
+        "auto",
+        description="OIP binary tensor data extension for the image (raw bytes after the "
+        "JSON; else JSON, a JPEG as base64 text): `auto` when the server lists "
+        "`binary_tensor_data` in `GET /v2` (edgegw's cloud, Triton), `always`, `never`.",
     )
     verdict_min_score: float = Field(
         0.5, ge=0, le=1, description="The cloud must score the edge's label this high to confirm."
@@ -288,9 +310,18 @@ class CloudSection(Section):
 
     @model_validator(mode="after")
     def _url_when_enabled(self) -> CloudSection:
-        if self.enabled and self.url is None and self.events.transport == "http":
+        mqtt = self.events.transport == "mqtt"
+        if self.enabled and self.oip_base_url() is None and not mqtt:
             raise ValueError(
-                "cloud.url is required when cloud.enabled is true (or events.transport: mqtt)"
+                "the OIP server is not set: give cloud.oip_url (or cloud.url for edgegw's "
+                "own cloud) when cloud.enabled is true (with events.transport: mqtt it may "
+                "be left out: hard cases are then not judged)"
+            )
+        if self.enabled and self.event_sink_url() is None and self.forwards_events() and not mqtt:
+            raise ValueError(
+                "the event sink is not set: give cloud.events_url (or cloud.url), or forward "
+                "only hard cases (forward_kinds: [vision.hard_case]) to an OIP-only cloud, "
+                "or send events to a cloud broker (events.transport: mqtt)"
             )
         if self.insecure_urls() and not self.allow_insecure:
             listed = ", ".join(self.insecure_urls())
@@ -301,13 +332,29 @@ class CloudSection(Section):
             raise ValueError(msg)
         return self
 
+    def event_sink_url(self) -> str | None:
+        """The event sink's URL: `events_url`, else `url` + `events_path`, else None."""
+        if self.events_url is not None:
+            return self.events_url
+        return self.url.rstrip("/") + self.events_path if self.url is not None else None
+
+    def oip_base_url(self) -> str | None:
+        """The OIP server's base URL: `oip_url`, else `url`, else None."""
+        return self.oip_url or self.url
+
+    def forwards_events(self) -> bool:
+        """Whether any kind other than hard cases goes upstream (those need the sink)."""
+        kinds = {k for pattern in self.forward_kinds for k in kinds_matching(pattern)}
+        dropped = {k for pattern in self.drop_kinds for k in kinds_matching(pattern)}
+        return bool(kinds - dropped - {Kind.VISION_HARD_CASE, Kind.CLOUD_VERDICT})
+
     def insecure_urls(self) -> list[str]:
         """Plain-HTTP, non-loopback endpoints a token would be sent to (with passwords masked)."""
         if self.token is None and self.token_file is None:
             return []
         return [
             f"{parts.scheme}://{parts.hostname}"
-            for url in (self.url, self.oip_url)
+            for url in (self.url, self.events_url, self.oip_url)
             if url is not None
             and (parts := urlsplit(url)).scheme == "http"
             and not _is_loopback(parts.hostname)

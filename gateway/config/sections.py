@@ -6,11 +6,13 @@
 
 from __future__ import annotations
 
-from typing import Literal
+import ipaddress
+from typing import Literal, Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
-from gateway.config.base import Section
+from gateway.config.base import OptionalSecret, Section
+from gateway.config.paths import ConfigPath
 
 ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
 
@@ -54,4 +56,64 @@ class StatsSection(Section):
         le=65535,
         description="Serve `/metrics` (Prometheus) and `/healthz` on this port; off when unset.",
     )
-    http_host: str = Field("127.0.0.1", description="Address the HTTP endpoint binds to.")
+    http_host: str = Field(
+        "127.0.0.1",
+        min_length=1,
+        description="Address the HTTP endpoint binds to. Any address other than loopback "
+        "needs `http_token` or `http_username` + `http_password`.",
+    )
+    status_page: bool = Field(
+        True,
+        description="Serve the status page on `/` (and its API under `/api/`) next to "
+        "`/metrics` and `/healthz`.",
+    )
+    http_token: OptionalSecret = Field(
+        None,
+        description="Bearer token the HTTP endpoint requires (`Authorization: Bearer ...`); "
+        "prefer `${ENV_VAR}` or `http_token_file`.",
+    )
+    http_token_file: ConfigPath | None = Field(
+        None, description="File whose content (stripped) is `http_token`."
+    )
+    http_username: str | None = Field(
+        None, min_length=1, description="Basic auth user the HTTP endpoint requires."
+    )
+    http_password: OptionalSecret = Field(None, description="Basic auth password.")
+    http_password_file: ConfigPath | None = Field(
+        None, description="File whose content (stripped) is `http_password`."
+    )
+
+    @property
+    def http_loopback(self) -> bool:
+        """Whether `http_host` is a loopback address (or `localhost`)."""
+        return is_loopback(self.http_host)
+
+    @model_validator(mode="after")
+    def _auth_off_loopback(self) -> Self:
+        for secret in ("http_token", "http_password"):
+            if getattr(self, secret) is not None and getattr(self, f"{secret}_file") is not None:
+                msg = f"give either {secret} or {secret}_file, not both"
+                raise ValueError(msg)
+        has_password = self.http_password is not None or self.http_password_file is not None
+        if (self.http_username is None) != (not has_password):
+            msg = "http_username and http_password go together"
+            raise ValueError(msg)
+        has_token = self.http_token is not None or self.http_token_file is not None
+        open_off_loopback = not self.http_loopback and not (has_token or has_password)
+        if self.http_port is not None and open_off_loopback:
+            msg = (
+                f"http_host {self.http_host!r} is not loopback: set http_token (or "
+                "http_username and http_password) so the page and /metrics need credentials"
+            )
+            raise ValueError(msg)
+        return self
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` names the loopback interface only (127.0.0.0/8, ::1, localhost)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False

@@ -11,9 +11,15 @@
   (`ON`/`OFF`) and a count `sensor` on `<prefix>/cameras/<cam>/<label>`, plus an `image`
   entity showing the retained JPEG of `<prefix>/cameras/<cam>/snapshot`. A label that is
   not a plain word (`traffic light`) gets an id with `_` for every other character.
+- Controls: per camera a `switch` (detection on/off: `<prefix>/cmd/camera/<cam>/detect`,
+  state `<prefix>/cameras/<cam>/detect` `ON`/`OFF`, retained) and a `button` (snapshot
+  now: `<prefix>/cmd/camera/<cam>/snapshot`); on the gateway a `button` that reloads
+  the config file (`<prefix>/cmd/reload`). Answers go to `.../result` as usual.
 - Every entity's `availability` is `<prefix>/status` (`online`/`offline`, the Will).
 - Configs are retained; sent again when Home Assistant's birth message
   (`<discovery prefix>/status` = `online`) arrives.
+- A reload (`update`) publishes only the configs that changed and deletes the ones no
+  longer configured: unchanged entities keep their unique ids (no duplicates in HA).
 - A retained config under this gateway's node that the current config no longer has
   (a removed sensor, metric, rule, camera or label) is deleted with an empty retained payload, as HA
   documents: retained configs come back on subscribe, so this also cleans up after the
@@ -32,7 +38,7 @@ from typing import Any
 from gateway import __version__
 from gateway.config import GatewayConfig, SensorConfig
 from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
-from gateway.mqtt.bus import Message, MqttBus
+from gateway.mqtt.bus import Message, MqttBus, Subscription
 from gateway.mqtt.topics import Topics
 
 log = logging.getLogger(__name__)
@@ -49,6 +55,10 @@ STATS_ENTITIES: tuple[tuple[str, str, str | None, str | None, str], ...] = (
     ("alerts", "Alerts", None, None, "sensors_alerts"),
     ("reduction_ratio", "Reduction ratio", None, None, "sensors_reduction_ratio"),
 )
+
+
+DETECT_ON = '{"detect":true}'
+DETECT_OFF = '{"detect":false}'
 
 
 def _slug(label: str) -> str:
@@ -118,6 +128,17 @@ class _Builder:
             if unit is not None:
                 entity["unit_of_measurement"] = unit
             out[self.topic("sensor", object_id)] = entity
+        out[self.topic("button", "reload")] = {
+            "name": "Reload config",
+            "unique_id": f"{self.node}_reload",
+            "command_topic": self.topics.command("reload"),
+            "payload_press": "{}",
+            "entity_category": "config",
+            "icon": "mdi:reload",
+            "availability": self.availability,
+            "device": self.gateway_device,
+            "origin": ORIGIN,
+        }
         return out
 
     def sensor_entities(self, sensor: SensorConfig) -> dict[str, dict[str, Any]]:
@@ -177,7 +198,31 @@ class _Builder:
                 "availability": self.availability,
                 "device": device,
                 "origin": ORIGIN,
-            }
+            },
+            self.topic("switch", f"camera_{cam}-detect"): {
+                "name": "Detection",
+                "unique_id": f"{base}_detect",
+                "command_topic": self.topics.command(f"camera/{cam}/detect"),
+                "payload_on": DETECT_ON,
+                "payload_off": DETECT_OFF,
+                "state_topic": self.topics.camera_detect(cam),
+                "state_on": "ON",
+                "state_off": "OFF",
+                "icon": "mdi:motion-sensor",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            },
+            self.topic("button", f"camera_{cam}-snapshot_now"): {
+                "name": "Snapshot now",
+                "unique_id": f"{base}_snapshot_now",
+                "command_topic": self.topics.command(f"camera/{cam}/snapshot"),
+                "payload_press": "{}",
+                "icon": "mdi:camera",
+                "availability": self.availability,
+                "device": device,
+                "origin": ORIGIN,
+            },
         }
         for label in tracked_labels(camera, model):
             slug = _slug(label)
@@ -224,17 +269,46 @@ class Discovery:
 
     def __init__(self, *, config: GatewayConfig, bus: MqttBus, topics: Topics) -> None:
         self._bus = bus
-        self._prefix = config.homeassistant.discovery_prefix
+        self._topics = topics
+        self.prefix = config.homeassistant.discovery_prefix
         self._node = f"edgegw_{config.gateway.id}"
         self.configs = discovery_configs(config, topics)
+        self._subs: list[Subscription] = []
 
     def start(self) -> None:
         """Subscribe to HA's status and this node's retained configs; publish the configs."""
-        self._bus.subscribe(f"{self._prefix}/status", self._on_ha_status, name="ha-status")
-        self._bus.subscribe(
-            f"{self._prefix}/+/{self._node}/+/config", self._on_config, name="ha-configs"
-        )
+        self._subs = [
+            self._bus.subscribe(f"{self.prefix}/status", self._on_ha_status, name="ha-status"),
+            self._bus.subscribe(
+                f"{self.prefix}/+/{self._node}/+/config", self._on_config, name="ha-configs"
+            ),
+        ]
         self.publish()
+
+    def update(self, config: GatewayConfig) -> int:
+        """A reload: publish new and changed configs, delete removed ones; how many changed."""
+        new = discovery_configs(config, self._topics)
+        old, self.configs = self.configs, new
+        changed = 0
+        for topic in old.keys() - new.keys():
+            self._bus.publish(topic, b"", qos=1, retain=True)
+            changed += 1
+        for topic, payload in new.items():
+            if old.get(topic) != payload:
+                self._bus.publish(topic, payload, qos=1, retain=True)
+                changed += 1
+        if changed:
+            log.info("home assistant discovery: %d entities changed", changed)
+        return changed
+
+    def stop(self, *, remove: bool) -> None:
+        """Stop following HA; with `remove`, delete every entity announced."""
+        for sub in self._subs:
+            self._bus.unsubscribe(sub)
+        self._subs = []
+        if remove:
+            for topic in self.configs:
+                self._bus.publish(topic, b"", qos=1, retain=True)
 
     def publish(self) -> None:
         """Publish every config, retained."""

@@ -10,6 +10,10 @@
   (at-least-once for QoS 1).
 - Routes incoming messages to handlers by MQTT wildcard filter; a handler that raises is
   logged (rate-limited) and counted, and the bus keeps going.
+- `unsubscribe()` undoes a `subscribe()` (what you can do, you can undo): the filter
+  leaves the broker when no other subscription uses it.
+- MQTT 5 request/response: a received message carries its response topic and
+  correlation data; `publish(..., correlation_data=...)` sends them back.
 - A subscription the broker refuses (SUBACK failure: ACL, quota) or the client library
   refuses (an invalid filter) is logged, counted and kept in `refused()`; the other
   subscriptions go on. `SubscriptionWatch`, a supervised component, retries refused ones
@@ -36,6 +40,8 @@ from types import TracebackType
 from typing import Self
 
 import aiomqtt
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
 
 from gateway.backoff import Backoff
 from gateway.config import MqttConfig
@@ -61,6 +67,10 @@ class Message:
     qos: int
     retain: bool
     received_at: float
+    response_topic: str | None = None
+    """MQTT 5: where the sender wants the answer (None on MQTT 3.1.1)."""
+    correlation_data: bytes | None = None
+    """MQTT 5: opaque bytes the sender wants back with the answer."""
 
 
 Handler = Callable[[Message], Awaitable[None] | None]
@@ -110,6 +120,7 @@ class _Outgoing:
     retain: bool
     seq: int
     done: asyncio.Future[None] | None = None
+    correlation_data: bytes | None = None
 
 
 class BusState(StrEnum):
@@ -282,6 +293,28 @@ class MqttBus:
             )
         return sub
 
+    def unsubscribe(self, sub: Subscription) -> None:
+        """Stop routing to `sub`; unsubscribe at the broker when no other route uses it."""
+        if sub not in self._subs:
+            return
+        self._subs.remove(sub)
+        self._routes.clear()
+        pattern = sub.pattern
+        if any(s.pattern == pattern for s in self._subs):
+            return
+        self._refused.pop(pattern, None)
+        client = self._client
+        if client is not None and self._task_group is not None:
+            self._task_group.create_task(
+                self._unsubscribe(client, pattern), name=f"mqtt-unsubscribe:{pattern}"
+            )
+
+    async def _unsubscribe(self, client: aiomqtt.Client, pattern: str) -> None:
+        if any(s.pattern == pattern for s in self._subs):
+            return  # subscribed again meanwhile
+        with contextlib.suppress(ValueError):  # a filter paho refused was never subscribed
+            await client.unsubscribe(pattern)
+
     def refused(self) -> list[RefusedSubscription]:
         """Subscriptions refused at their last attempt (their messages are not processed)."""
         return list(self._refused.values())
@@ -303,10 +336,21 @@ class MqttBus:
         return self.refused()
 
     def publish(
-        self, topic: str, payload: bytes | str, *, qos: int = 0, retain: bool = False
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int = 0,
+        retain: bool = False,
+        correlation_data: bytes | None = None,
     ) -> None:
-        """Queue a message; it goes out now or when the broker is back. Never blocks."""
-        self._enqueue(topic, payload, qos=qos, retain=retain, wait=False)
+        """Queue a message; it goes out now or when the broker is back. Never blocks.
+
+        `correlation_data` (MQTT 5 only; ignored on 3.1.1) answers a request.
+        """
+        self._enqueue(
+            topic, payload, qos=qos, retain=retain, wait=False, correlation_data=correlation_data
+        )
 
     def queue_depth(self) -> float:
         """Messages waiting to be published."""
@@ -323,7 +367,14 @@ class MqttBus:
         return 1.0 if self.connected.is_set() else 0.0
 
     def _enqueue(
-        self, topic: str, payload: bytes | str, *, qos: int, retain: bool, wait: bool
+        self,
+        topic: str,
+        payload: bytes | str,
+        *,
+        qos: int,
+        retain: bool,
+        wait: bool,
+        correlation_data: bytes | None = None,
     ) -> asyncio.Future[None] | None:
         data = payload.encode() if isinstance(payload, str) else payload
         done = asyncio.get_running_loop().create_future() if wait else None
@@ -338,7 +389,9 @@ class MqttBus:
                 self.config.max_queued_messages,
                 dropped.topic,
             )
-        self._queue.append(_Outgoing(topic, data, qos, retain, next(self._seq), done))
+        self._queue.append(
+            _Outgoing(topic, data, qos, retain, next(self._seq), done, correlation_data)
+        )
         self._queue_ready.set()
         return done
 
@@ -503,6 +556,9 @@ class MqttBus:
 
     def _on_mqtt_message(self, message: aiomqtt.Message) -> None:
         payload: object = message.payload  # paho hands over bytes; aiomqtt types it wider
+        props = message.properties
+        response: object = getattr(props, "ResponseTopic", None) if props is not None else None
+        correlation: object = getattr(props, "CorrelationData", None) if props is not None else None
         self._dispatch(
             Message(
                 topic=message.topic.value,
@@ -510,6 +566,10 @@ class MqttBus:
                 qos=int(message.qos),
                 retain=bool(message.retain),
                 received_at=time.time(),
+                response_topic=response if isinstance(response, str) else None,
+                correlation_data=bytes(correlation)
+                if isinstance(correlation, bytes | bytearray)
+                else None,
             )
         )
 
@@ -563,9 +623,18 @@ class MqttBus:
             tg.create_task(self._send(client, item), name="mqtt-publish")
 
     async def _send(self, client: aiomqtt.Client, item: _Outgoing) -> None:
+        properties = None
+        if item.correlation_data is not None and self.config.protocol == "5":
+            properties = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+            properties.CorrelationData = item.correlation_data
         try:
             await client.publish(
-                item.topic, item.payload, qos=item.qos, retain=item.retain, timeout=math.inf
+                item.topic,
+                item.payload,
+                qos=item.qos,
+                retain=item.retain,
+                properties=properties,
+                timeout=math.inf,
             )
         except BaseException:
             # Not acknowledged: send it again first after the reconnect (at-least-once).

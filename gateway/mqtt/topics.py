@@ -67,6 +67,10 @@ class Topics:
         """`ON` while a camera has a live track of `label`, else `OFF` (retained)."""
         return f"{self.prefix}/cameras/{camera}/{label}/occupancy"
 
+    def camera_detect(self, camera: str) -> str:
+        """`ON` while a camera's detection runs, `OFF` when turned off (retained)."""
+        return f"{self.prefix}/cameras/{camera}/detect"
+
     def camera_hard_case(self, camera: str) -> str:
         """JPEG crops of a camera's hard cases (not retained)."""
         return f"{self.prefix}/cameras/{camera}/hard_case"

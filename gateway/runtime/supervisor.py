@@ -74,6 +74,28 @@ class Supervisor:
         self._children.append(child)
 
     @property
+    def names(self) -> list[str]:
+        """Names of the components running (or waiting to restart), in start order."""
+        return [c.component.name for c in self._children]
+
+    def get(self, name: str) -> Component | None:
+        """The component `name` (running or waiting to restart), or None."""
+        return next((c.component for c in self._children if c.component.name == name), None)
+
+    async def remove(self, name: str) -> bool:
+        """Stop the component `name` (cancel and await it); False when there is none."""
+        child = next((c for c in self._children if c.component.name == name), None)
+        if child is None:
+            return False
+        self._children.remove(child)
+        if child.task is not None:
+            child.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await child.task
+        log.debug("removed %s", name)
+        return True
+
+    @property
     def failing(self) -> list[str]:
         """Names of components that crashed and wait to be restarted."""
         return [c.component.name for c in self._children if c.failing]

@@ -214,7 +214,7 @@ class SensorPipeline:
         self._emit(ONLINE, back.device, data, Priority.NORMAL)
 
     def state(self, ts: float) -> dict[str, object]:
-        """The retained state: latest published metrics and every rule's state."""
+        """The retained state: latest published metrics, every rule's state, disabled rules."""
         return {
             "v": STATE_VERSION,
             "sensor": self.name,
@@ -222,7 +222,49 @@ class SensorPipeline:
             "window_s": self.config.window_s,
             "metrics": self._published,
             "rules": {r.config.id: "alert" if r.active else "ok" for r in self._runners},
+            "rules_disabled": [r.config.id for r in self._runners if not r.enabled],
         }
+
+    def rule_ids(self) -> list[str]:
+        """The ids of this sensor's rules."""
+        return [r.config.id for r in self._runners]
+
+    def rule_enabled(self, rule_id: str) -> bool:
+        """Whether rule `rule_id` judges readings (KeyError when there is no such rule)."""
+        return self._runner(rule_id).enabled
+
+    def _runner(self, rule_id: str) -> RuleRunner:
+        for runner in self._runners:
+            if runner.config.id == rule_id:
+                return runner
+        raise KeyError(rule_id)
+
+    def set_rule_enabled(self, rule_id: str, enabled: bool) -> bool:
+        """Enable or disable a rule; return whether that changed anything.
+
+        Disabling a rule in alert clears it (`sensor.clear`, reason `rule disabled`) so
+        nothing stays in alert that is no longer judged; the retained state follows.
+        """
+        runner = self._runner(rule_id)
+        if runner.enabled == enabled:
+            return False
+        runner.enabled = enabled
+        if not enabled:
+            rule = runner.config
+            for device in runner.active_devices():
+                data: dict[str, object] = {
+                    "sensor": self.name,
+                    "rule": rule.id,
+                    "type": rule.type,
+                    "state": "ok",
+                    "metric": rule.metric,
+                    "device": device,
+                    "reason": "rule disabled",
+                }
+                self._emit(CLEAR, self.name, data, Priority.NORMAL)
+            runner.reset()
+        self._publish_state(time.time())
+        return True
 
     def _publish_state(self, ts: float) -> None:
         payload = _dumps(self.state(ts))

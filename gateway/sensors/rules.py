@@ -167,15 +167,17 @@ def make_evaluator(rule: RuleConfig) -> Evaluator:
 class RuleRunner:
     """One configured rule: an evaluator per device, created on the device's first reading."""
 
-    __slots__ = ("_by_device", "config")
+    __slots__ = ("_by_device", "config", "enabled")
 
     def __init__(self, config: RuleConfig) -> None:
         self.config = config
+        self.enabled = True
+        """False: readings are not judged (the `sensor/<id>/rule/<id>` command)."""
         self._by_device: dict[str, Evaluator] = {}
 
     def feed(self, device: str, value: float, ts: float) -> Transition | None:
-        """Judge one reading of `device`."""
-        if self.config.device is not None and device != self.config.device:
+        """Judge one reading of `device` (None while disabled)."""
+        if not self.enabled or (self.config.device is not None and device != self.config.device):
             return None
         evaluator = self._by_device.get(device)
         if evaluator is None:
@@ -186,3 +188,11 @@ class RuleRunner:
     def active(self) -> bool:
         """Whether any device is in alert."""
         return any(e.active for e in self._by_device.values())
+
+    def active_devices(self) -> list[str]:
+        """The devices in alert now."""
+        return sorted(d for d, e in self._by_device.items() if e.active)
+
+    def reset(self) -> None:
+        """Forget every device's state (the rule starts afresh: `ok`)."""
+        self._by_device.clear()

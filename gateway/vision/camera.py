@@ -7,6 +7,11 @@ frame that is still waiting when a newer one arrives is dropped and counted as
 `loop.call_soon_threadsafe` to the publisher). A bad payload is counted and logged
 (rate-limited) and the camera goes on; an unexpected error stops the worker and is
 handed to `on_failure`, so the supervisor restarts the camera.
+
+Two controls reach the thread between frames: `set_detect(False)` ends every live track
+(their `end` events go out) and stops analysing frames (they are still decoded, for
+snapshots) until `set_detect(True)`; `request_snapshot()` draws the live tracks on the
+latest frame and hands back the JPEG, without waiting for a new frame.
 """
 
 from __future__ import annotations
@@ -15,20 +20,53 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 
 import cv2
 import numpy as np
 
-from devices.cameras import EncodedFrame, Frame, FrameIssue, FrameProblem, Image, decode_frame
+from devices.cameras import (
+    EncodedFrame,
+    Frame,
+    FrameIssue,
+    FrameProblem,
+    Image,
+    decode_frame,
+    encode_jpeg,
+)
 from devices.cameras.guard import ImageIssue, ImageLimits
-from gateway.errors import ModelError
+from gateway.errors import CommandError, ModelError
 from gateway.logs import RateLimitedLog
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera_stats import CameraStats
+from gateway.vision.tracker import Track
 
-__all__ = ["CameraWorker"]
+__all__ = ["CameraWorker", "Snapshot"]
 
 log = logging.getLogger(__name__)
+
+_BOX_COLOUR = (0, 200, 255)
+_TEXT_COLOUR = (255, 255, 255)
+
+
+@dataclass(slots=True, frozen=True)
+class Snapshot:
+    """A picture taken on request: the JPEG, the frame's time and the tracks drawn on it."""
+
+    jpeg: bytes
+    frame_age_s: float
+    tracks: int
+    width: int
+    height: int
+
+
+@dataclass(slots=True)
+class _Chores:
+    """Control work for the thread: end the live tracks, take snapshots."""
+
+    flush: bool = False
+    snapshots: list[Future[Snapshot]] = field(default_factory=list)
 
 
 class CameraWorker:
@@ -60,6 +98,12 @@ class CameraWorker:
         self._pending: EncodedFrame | Frame | None = None
         self._stopping = False
         self._next_at = 0.0  # monotonic time before which the next frame waits
+        self._detect = True
+        self._chores = _Chores()
+        self._last_image: Image | None = None
+        self._last_at = 0.0
+        self._live: tuple[Track, ...] = ()
+        self._quality = analyzer.camera.events.snapshot_quality
         self._thread = threading.Thread(target=self._run, name=f"camera:{camera_id}", daemon=True)
 
     def start(self) -> None:
@@ -82,15 +126,47 @@ class CameraWorker:
             self._cond.notify()
         if self._thread.is_alive():
             self._thread.join(timeout_s)
+        for future in self._chores.snapshots:
+            future.cancel()
         if self._thread.is_alive():  # pragma: no cover - a model stuck in invoke
             log.warning("camera %s: worker did not stop within %.0fs", self.camera_id, timeout_s)
             return None
         return self.analyzer.flush(time.monotonic())
 
-    def _take(self) -> EncodedFrame | Frame | None:
-        """Wait for a frame that may be processed now; None when stopping."""
+    @property
+    def detect(self) -> bool:
+        """Whether frames are analysed (detection on)."""
+        return self._detect
+
+    def set_detect(self, on: bool) -> None:
+        """Turn detection on or off (from any thread); off ends the live tracks."""
+        with self._cond:
+            if on == self._detect:
+                return
+            self._detect = on
+            if not on:
+                self._chores.flush = True
+            self._cond.notify()
+
+    def request_snapshot(self) -> Future[Snapshot]:
+        """Ask for the latest frame with the live tracks drawn (from any thread)."""
+        future: Future[Snapshot] = Future()
+        with self._cond:
+            if self._stopping:
+                future.set_exception(CommandError(f"camera {self.camera_id} is stopping"))
+                return future
+            self._chores.snapshots.append(future)
+            self._cond.notify()
+        return future
+
+    def _take(self) -> EncodedFrame | Frame | _Chores | None:
+        """Wait for a frame that may be processed now, or chores; None when stopping."""
         with self._cond:
             while not self._stopping:
+                chores = self._chores
+                if chores.flush or chores.snapshots:
+                    self._chores = _Chores()
+                    return chores
                 if self._pending is not None:
                     wait = self._next_at - time.monotonic()
                     if wait <= 0:
@@ -104,6 +180,9 @@ class CameraWorker:
     def _run(self) -> None:
         try:
             while (item := self._take()) is not None:
+                if isinstance(item, _Chores):
+                    self._do(item)
+                    continue
                 self._next_at = time.monotonic() + self._min_interval_s
                 self._process(item)
         except Exception as exc:
@@ -119,6 +198,10 @@ class CameraWorker:
                 return
             item = decoded
         image = self._resize(item.image)
+        self._last_image, self._last_at = image, item.received_at
+        if not self._detect:
+            self._live = ()
+            return
         try:
             outcome = self.analyzer.process(image, item.received_at)
         except (cv2.error, ValueError, ModelError) as exc:
@@ -133,12 +216,48 @@ class CameraWorker:
                 exc,
             )
             return
+        self._live = outcome.active
         self.stats.processed(
             motion=outcome.has_motion,
             inference_ms=outcome.inference_ms,
             calls=outcome.detector_calls,
         )
         self._deliver(outcome)
+
+    def _do(self, chores: _Chores) -> None:
+        if chores.flush:
+            self._live = ()
+            self._deliver(self.analyzer.flush(time.monotonic()))
+        for future in chores.snapshots:
+            if future.set_running_or_notify_cancel():
+                try:
+                    future.set_result(self._snapshot())
+                except CommandError as exc:
+                    future.set_exception(exc)
+
+    def _snapshot(self) -> Snapshot:
+        image = self._last_image
+        if image is None:
+            msg = f"camera {self.camera_id} has not received a frame yet"
+            raise CommandError(msg)
+        canvas = image.copy()
+        for track in self._live:
+            x1, y1, x2, y2 = track.box.to_int()
+            cv2.rectangle(canvas, (x1, y1), (x2, y2), _BOX_COLOUR, 2)
+            text = f"{track.label} #{track.id} {track.score:.2f}"
+            cv2.putText(
+                canvas, text, (x1, max(12, y1 - 4)), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _BOX_COLOUR, 1
+            )
+        stamp = f"{self.camera_id} {time.strftime('%Y-%m-%d %H:%M:%S')}"
+        cv2.putText(canvas, stamp, (6, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.5, _TEXT_COLOUR, 1)
+        height, width = canvas.shape[:2]
+        return Snapshot(
+            jpeg=encode_jpeg(canvas, self._quality),
+            frame_age_s=round(time.monotonic() - self._last_at, 3),
+            tracks=len(self._live),
+            width=width,
+            height=height,
+        )
 
     def reject(self, issue: ImageIssue) -> None:
         """Count and log a frame refused before it reached the worker (from any thread)."""

@@ -29,6 +29,9 @@ class CameraStats:
         self._registry = stats
         lbl = ["camera"]
         self.frames_in = stats.counter("camera_frames_in", "Frames received.", lbl).labels(camera)
+        self.bytes_in = stats.counter(
+            "camera_bytes_in", "Bytes of frames received over MQTT.", lbl
+        ).labels(camera)
         self.frames_decoded = stats.counter(
             "camera_frames_decoded", "Frames decoded (or read) and processed.", lbl
         ).labels(camera)

@@ -11,17 +11,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from concurrent.futures import CancelledError
 
 from devices.cameras import CaptureEvent, CaptureStatus, EncodedFrame, OpenCVCapture, RetryPolicy
 from gateway.config.vision import CameraConfig, ModelConfig, tracked_labels
-from gateway.errors import ModelError
+from gateway.errors import CommandError, ModelError
 from gateway.inference.catalog import CATALOGUE, ModelSpec, resolve
 from gateway.inference.detector import Detector
 from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.bus import Message
 from gateway.runtime.context import RuntimeContext
 from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
-from gateway.vision.camera import CameraWorker
+from gateway.vision.camera import CameraWorker, Snapshot
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.corrections import VerdictSink
 from gateway.vision.publisher import CameraPublisher
@@ -97,12 +98,48 @@ class CameraComponent:
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
         self._worker: CameraWorker | None = None
         self._done: asyncio.Future[None] | None = None
+        self._bus = ctx.bus
+        self._snapshot_topic = ctx.topics.camera_snapshot(camera.id)
+        self.detect = True
+        """Whether frames are analysed; kept across restarts of `run` (a command sets it)."""
         topic = camera.mqtt_topic
+        self._subscription = None
         if topic is not None:
             # Subscribed once: the subscription outlives restarts of `run`.
-            ctx.bus.subscribe(topic, self._on_message, qos=0, name=self.name)
+            self._subscription = ctx.bus.subscribe(topic, self._on_message, qos=0, name=self.name)
+
+    def close(self) -> None:
+        """Unsubscribe (the camera is removed or replaced by a reload)."""
+        if self._subscription is not None:
+            self._bus.unsubscribe(self._subscription)
+            self._subscription = None
+
+    def set_detect(self, on: bool) -> None:
+        """Turn detection on or off: off ends the live tracks and analyses no frame."""
+        self.detect = on
+        if self._worker is not None:
+            self._worker.set_detect(on)
+
+    async def snapshot(self, timeout_s: float = 5.0) -> Snapshot:
+        """Draw the live tracks on the latest frame; publish it on the snapshot topic."""
+        worker = self._worker
+        if worker is None:
+            msg = f"camera {self.camera.id} is not running now (its model loads, or it restarts)"
+            raise CommandError(msg)
+        try:
+            async with asyncio.timeout(timeout_s):
+                shot = await asyncio.wrap_future(worker.request_snapshot())
+        except TimeoutError:
+            msg = f"camera {self.camera.id}: no snapshot within {timeout_s:g}s"
+            raise CommandError(msg) from None
+        except CancelledError:
+            msg = f"camera {self.camera.id} stopped before the snapshot"
+            raise CommandError(msg) from None
+        self._bus.publish(self._snapshot_topic, shot.jpeg, qos=1, retain=True)
+        return shot
 
     def _on_message(self, message: Message) -> None:
+        self.stats.bytes_in.inc(len(message.payload))
         frame = EncodedFrame(message.payload, time.monotonic(), self.camera.payload)
         worker = self._worker
         if worker is None:  # model still loading, or restarting
@@ -138,6 +175,7 @@ class CameraComponent:
             rate_limited=self._rl,
             limits=self.camera.image_limits,
         )
+        worker.set_detect(self.detect)
         worker.start()
         capture = None
         if self.camera.mqtt_topic is None:

@@ -29,9 +29,10 @@ STREAMS = {"demo_cam", "sim_plain", "sim_json", "sim_tasmota", "sim_zigbee2mqtt"
 
 
 @pytest.fixture(scope="module")
-def fixtures(judge_models: dict[str, Path], vtest_path: Path) -> None:
+def fixtures(judge_models: dict[str, Path], model_paths: dict[str, Path], vtest_path: Path) -> None:
     """The models and footage the demo fetches on first run, fetched before it starts."""
     assert CAMERA_MODEL == "person_ssdlite"  # bundled in the package: nothing to fetch
+    assert "blazeface_full" in model_paths  # faces are blurred on what leaves the gateway
     del judge_models, vtest_path
 
 

@@ -291,3 +291,27 @@ def test_decoder_names_come_from_the_registries() -> None:
     assert shipped <= set(OUTPUT_DECODERS), "a catalogue entry names an unregistered decoder"
     with pytest.raises(ValueError, match="'yolo' or 'classifier'"):
         ModelConfig.model_validate({"id": "m", "path": "m.tflite", "decoder": "ssd"})
+
+
+def test_cloud_names_its_two_endpoints(tmp_path: Path) -> None:
+    """The event sink and the OIP server are two URLs; each missing one is named."""
+    own = load_config(
+        write(tmp_path, "gateway: {id: g}\ncloud: {enabled: true, url: 'http://c:8080/'}\n")
+    )
+    assert own.cloud.event_sink_url() == "http://c:8080/v1/events"
+    assert own.cloud.oip_base_url() == "http://c:8080/"
+    kserve = "cloud: {enabled: true, oip_url: 'http://k:8080', forward_kinds: [vision.hard_case]}"
+    cfg = load_config(write(tmp_path, f"gateway: {{id: g}}\n{kserve}\n"))
+    assert (cfg.cloud.event_sink_url(), cfg.cloud.oip_base_url()) == (None, "http://k:8080")
+    split = "cloud: {enabled: true, events_url: 'http://s/in', oip_url: 'http://k'}"
+    cfg = load_config(write(tmp_path, f"gateway: {{id: g}}\n{split}\n"))
+    assert (cfg.cloud.event_sink_url(), cfg.cloud.oip_base_url()) == ("http://s/in", "http://k")
+    (no_sink,) = issues(
+        write(tmp_path, "gateway: {id: g}\ncloud: {enabled: true, oip_url: 'http://k'}\n")
+    )
+    assert "the event sink is not set: give cloud.events_url" in no_sink
+    assert "forward_kinds: [vision.hard_case]" in no_sink
+    (no_oip,) = issues(
+        write(tmp_path, "gateway: {id: g}\ncloud: {enabled: true, events_url: 'http://s'}\n")
+    )
+    assert "the OIP server is not set: give cloud.oip_url" in no_oip

@@ -314,5 +314,5 @@ async def test_busy_http_port_is_a_clear_error_and_the_gateway_keeps_running(
             assert gw.bus.connected.is_set()  # the rest of the gateway is unaffected
     failures = [r for r in caplog.records if "component http failed" in r.getMessage()]
     assert failures
-    assert f"cannot serve /metrics on 127.0.0.1:{port}" in failures[0].getMessage()
+    assert f"cannot serve HTTP on 127.0.0.1:{port}" in failures[0].getMessage()
     assert failures[0].exc_info is None  # a known failure: one line, no traceback

@@ -30,6 +30,8 @@ ENTITY_KEYS = {
     "name", "unique_id", "state_topic", "value_template", "availability", "device", "origin",
     "device_class", "unit_of_measurement", "state_class", "entity_category", "payload_on",
     "payload_off", "json_attributes_topic", "json_attributes_template",
+    # controls (switch, button): the commands they send and the state they show
+    "command_topic", "payload_press", "state_on", "state_off", "icon",
 }  # fmt: skip
 DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "via_device"}
 
@@ -68,8 +70,8 @@ async def test_discovery_configs_follow_the_schema_and_resend_on_birth(
     status = f"{cfg.topic_prefix}/status"
     async with running(build_gateway(cfg)), client(mosquitto) as c:
         await c.subscribe(f"{ha}/+/{node}/+/config", qos=1)
-        # gateway status + 5 stats + 2 metrics + 1 rule
-        configs = await collect(c, 9)
+        # gateway status + 5 stats + reload button + 2 metrics + 1 rule
+        configs = await collect(c, 10)
         assert all(t.startswith(f"{ha}/") and t.endswith("/config") for t in configs)
         for topic, doc in configs.items():
             assert set(doc) <= ENTITY_KEYS, topic
@@ -93,6 +95,8 @@ async def test_discovery_configs_follow_the_schema_and_resend_on_birth(
         assert (rule["payload_on"], rule["payload_off"], rule["device_class"]) == (
             "alert", "ok", "problem",
         )  # fmt: skip
+        reload = configs[f"{ha}/button/{node}/reload/config"]
+        assert reload["command_topic"] == f"{cfg.topic_prefix}/cmd/reload"
         gw_status = configs[f"{ha}/binary_sensor/{node}/status/config"]
         assert gw_status["state_topic"] == status
         assert gw_status["device"]["name"] == "Test gateway"
@@ -106,7 +110,7 @@ async def test_discovery_configs_follow_the_schema_and_resend_on_birth(
         # Home Assistant restarted: its birth message brings every config again.
         async with client(mosquitto) as ha_client:
             await ha_client.publish(f"{ha}/status", b"online", qos=1)
-        again = await collect(c, 9)
+        again = await collect(c, 10)
         assert again == configs
 
 

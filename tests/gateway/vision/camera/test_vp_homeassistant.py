@@ -93,14 +93,20 @@ async def test_camera_entities_are_discovered_and_their_topics_carry_state(
     topics = Topics(cfg.topic_prefix)
     async with running(build_gateway(cfg)) as gw, client(mosquitto) as c:
         await c.subscribe(f"{ha}/+/{node}/+/config", qos=1)
-        # gateway status + 5 stats; door: image + motion (2); yard: image + 2 labels (4)
-        configs = await collect(c, 14)
+        # gateway status + 5 stats + reload; door: image + motion (2) + detect switch +
+        # snapshot button; yard: image + 2 labels (4) + switch + button
+        configs = await collect(c, 19)
         camera_docs = {t: d for t, d in configs.items() if "/camera_" in t}
-        assert len(camera_docs) == 8
+        assert len(camera_docs) == 12
         for doc in camera_docs.values():
             check_entity(doc, cfg, node)
             assert doc["device"]["via_device"] == node
-        assert len({d["unique_id"] for d in configs.values()}) == 14
+        assert len({d["unique_id"] for d in configs.values()}) == 19
+        switch = configs[f"{ha}/switch/{node}/camera_door-detect/config"]
+        assert switch["command_topic"] == f"{cfg.topic_prefix}/cmd/camera/door/detect"
+        assert switch["state_topic"] == topics.camera_detect("door")
+        button = configs[f"{ha}/button/{node}/camera_door-snapshot_now/config"]
+        assert button["command_topic"] == f"{cfg.topic_prefix}/cmd/camera/door/snapshot"
         assert {d["device"]["name"] for d in camera_docs.values()} == {"door", "yard"}
         image = configs[f"{ha}/image/{node}/camera_door-snapshot/config"]
         occupancy = configs[f"{ha}/binary_sensor/{node}/camera_door-motion-occupancy/config"]
@@ -172,7 +178,7 @@ async def test_camera_entities_are_discovered_and_their_topics_carry_state(
         # Home Assistant restarted: its birth message brings every config again.
         async with client(mosquitto) as ha_client:
             await ha_client.publish(f"{ha}/status", b"online", qos=1)
-        assert await collect(c, 14) == configs
+        assert await collect(c, 19) == configs
 
 
 def test_camera_ids_do_not_depend_on_order_or_runs(

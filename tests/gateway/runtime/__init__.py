@@ -1,0 +1,1 @@
+"""Tests of gateway.runtime: commands, reload, the status page."""
