@@ -19,7 +19,7 @@ import numpy.typing as npt
 from apps.demo.recorder import Box, HardCaseRecord, Recorder
 from apps.demo.report import DemoReport, comparison_lines
 
-__all__ = ["render_report_image", "write_report_image"]
+__all__ = ["comparison_panel", "render_report_image", "write_report_image"]
 
 Image = npt.NDArray[np.uint8]
 Colour = tuple[int, int, int]
@@ -162,7 +162,7 @@ _PANEL_LINE_H = 22
 _BAR_H = 14
 
 
-def _comparison_panel(report: DemoReport, width: int) -> Image | None:
+def comparison_panel(report: DemoReport, width: int) -> Image | None:
     """The "hybrid vs all-cloud" panel: its lines, and bars of energy and money per mode."""
     panel = report.hybrid_vs_all_cloud
     if panel is None:
@@ -209,7 +209,7 @@ def render_report_image(report: DemoReport, rec: Recorder) -> Image:
         text = "no camera events in this run"
         cv2.putText(empty, text, (20, TILE_H // 2), _FONT, 0.8, (200, 200, 200), 1, cv2.LINE_AA)
         rows.append(empty)
-    panel = _comparison_panel(report, width)
+    panel = comparison_panel(report, width)
     top = [_header(report, width)] if panel is None else [_header(report, width), panel]
     return np.asarray(np.vstack([*top, *rows]), dtype=np.uint8)
 

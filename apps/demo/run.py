@@ -238,7 +238,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
         metrics = gateway.stats.snapshot()
         all_cloud: list[AllCloudCall] = []
         frames = recorder.sample_frames(options.allcloud_samples)
-        if cloud is not None and frames and not stop.is_set():
+        if cloud is not None and frames and not interrupted:
             say(f"cloud: timing {len(frames)} whole frames as all-cloud would send them ...")
             all_cloud = await probe_all_cloud(cloud.url, cloud.token, config.cloud.model, frames)
         stored = await asyncio.to_thread(cloud.stored) if cloud is not None else None
