@@ -145,7 +145,13 @@ class FrameAnalyzer:
         self._looked = None
         detections, calls = self._detect(image, motion, received_at)
         inference_ms = (time.perf_counter() - started) * 1000.0 if calls else 0.0
-        update = self.tracker.update(detections, received_at, self._index, looked=self._looked)
+        update = self.tracker.update(
+            detections,
+            received_at,
+            self._index,
+            looked=self._looked,
+            frame=Box(0.0, 0.0, float(width), float(height)),
+        )
         self._remember(image, update)
         ended = [*(flushed.ended if flushed else []), *update.ended]
         started_reports = tuple(self._report(t, crop=True) for t in update.started)

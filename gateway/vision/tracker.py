@@ -179,6 +179,7 @@ class ObjectTracker:
         frame_index: int | None = None,
         *,
         looked: Sequence[Box] | None = None,
+        frame: Box | None = None,
     ) -> TrackUpdate:
         """Match this frame's detections at time `ts` (seconds) and return what changed.
 
@@ -186,7 +187,8 @@ class ObjectTracker:
         whose predicted centre lies outside every such region was not looked for, so it is
         neither missed nor dropped this frame: with motion gating, a person standing still
         is only seen by the periodic whole-frame pass, and must survive until the next one.
-        It still ends `max_age_s` after it was last seen.
+        It still ends `max_age_s` after it was last seen. `frame` is the picture's extent: a
+        track predicted outside it has walked out of view, and counts as looked for (missed).
         """
         cfg = self.config
         self._frame_index = self._frame_index + 1 if frame_index is None else frame_index
@@ -220,7 +222,7 @@ class ObjectTracker:
             matched.add(live.track.id)
             if live.track.state is TrackState.ACTIVE:
                 (updated if was_active else started).append(live.track)
-        ended += self._age_unmatched(matched, ts, looked)
+        ended += self._age_unmatched(matched, ts, looked, frame)
         for i in high:
             if i not in used:
                 live = self._new(dets[i], ts)
@@ -300,7 +302,7 @@ class ObjectTracker:
         return ts
 
     def _age_unmatched(
-        self, matched: set[int], ts: float, looked: Sequence[Box] | None
+        self, matched: set[int], ts: float, looked: Sequence[Box] | None, frame: Box | None
     ) -> list[Track]:
         """Count a miss on every live track not matched this frame; return those that end."""
         cfg = self.config
@@ -308,8 +310,11 @@ class ObjectTracker:
         for track_id, live in list(self._live.items()):
             if track_id in matched:
                 continue
-            if not self._looked_for(live, looked):
-                if ts - live.track.last_seen > cfg.max_age_s:
+            if not self._looked_for(live, looked, frame):
+                # Unobserved: an active track waits up to max_age_s for the next look, a
+                # tentative one only lost_s (so unconfirmed ones do not pile up).
+                tentative = live.track.state is TrackState.TENTATIVE
+                if ts - live.track.last_seen > (cfg.lost_s if tentative else cfg.max_age_s):
                     del self._live[track_id]
                     if live.track.state is TrackState.ACTIVE:
                         ended.append(replace(live.track, state=TrackState.ENDED))
@@ -326,10 +331,12 @@ class ObjectTracker:
         return ended
 
     @staticmethod
-    def _looked_for(live: _Live, looked: Sequence[Box] | None) -> bool:
+    def _looked_for(live: _Live, looked: Sequence[Box] | None, frame: Box | None) -> bool:
         if looked is None:
             return True
         c = live.kalman.box.center
+        if frame is not None and not (frame.x1 <= c.x <= frame.x2 and frame.y1 <= c.y <= frame.y2):
+            return True  # out of the picture: gone, not unobserved
         return any(r.x1 <= c.x <= r.x2 and r.y1 <= c.y <= r.y2 for r in looked)
 
     def _active(self) -> list[Track]:

@@ -420,3 +420,26 @@ def test_config_is_strict_and_bounded() -> None:
             TrackerConfig.model_validate(bad)
     schema = TrackerConfig.model_json_schema()
     assert all("description" in p for p in schema["properties"].values())
+
+
+def test_a_track_that_walks_out_of_the_picture_is_missed_even_where_nobody_looked() -> None:
+    """Outside the frame nothing can be seen: the track ends instead of waiting max_age_s."""
+    cfg = TrackerConfig(min_hits=2, max_misses=2, lost_s=0.5, max_age_s=60)
+    frame = Box(0, 0, 200, 200)
+    kept = ObjectTracker(cfg)
+    gone = ObjectTracker(cfg)
+    walker = Walker("a", 60, 100, vx=80)  # leaves the 200 px wide picture after 1.25 s
+    ended_at: dict[str, float] = {}
+    for i in range(60):
+        ts = at(i)
+        box = walker.box(ts)
+        dets = [walker.det(ts)] if box.x2 <= frame.x2 else []
+        looked = [Box(0, 0, 100, 200)]  # motion only on the left: the right is unobserved
+        for name, tracker, edge in (("kept", kept, None), ("gone", gone, frame)):
+            update = tracker.update(dets, ts, looked=looked, frame=edge)
+            if update.ended and name not in ended_at:
+                ended_at[name] = ts
+    assert "kept" not in ended_at  # without the frame, a track off the picture waits
+    assert len(kept.tracks) == 1
+    assert ended_at["gone"] < 2.5
+    assert len(gone.tracks) == len(kept.tracks) - 1 == 0
