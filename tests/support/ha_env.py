@@ -22,6 +22,7 @@ device registries over the WebSocket API; `log_lines()` reads `home-assistant.lo
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import fcntl
 import json
 import signal
@@ -29,7 +30,8 @@ import subprocess
 import sys
 import time
 import zipfile
-from dataclasses import dataclass, field
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +48,25 @@ __all__ = [
 ]
 
 HA_VERSION = "2024.3.3"
-# What the integrations the tests load need (HA would pip-install these at start-up):
-# mqtt -> paho-mqtt; onboarding -> person -> image_upload -> Pillow; the rest as found
-# to work here (janus for the recorder-less core, josepy < 2 for acme's import).
-_EXTRA = ("paho-mqtt==1.6.1", "Pillow==10.2.0", "janus==1.0.0", "josepy<2")
+# What the integrations the tests load need (HA pip-installs these at start-up unless
+# `--skip-pip`, which the tests use so that a started HA never reaches PyPI): mqtt ->
+# paho-mqtt; onboarding -> person -> image_upload -> Pillow; file_upload -> janus; the
+# default integrations frontend, backup, hardware (and analytics, for onboarding) ->
+# home-assistant-frontend, securetar, psutil-home-assistant (SQLAlchemy, fnv-hash-fast:
+# analytics imports the recorder's models); josepy < 2 for acme's import.
+_EXTRA = (
+    "paho-mqtt==1.6.1",
+    "Pillow==10.2.0",
+    "janus==1.0.0",
+    "josepy<2",
+    "home-assistant-frontend==20240307.0",
+    "securetar==2024.2.1",
+    "psutil-home-assistant==0.0.1",
+    "SQLAlchemy==2.0.27",
+    "fnv-hash-fast==0.5.0",
+    "PyTurboJPEG==1.7.1",  # camera (loaded with MQTT), which imports numpy
+    "numpy==1.26.0",
+)
 _STAMP = ".edgegw-ready"
 _PIP_TIMEOUT_S = 1800
 CLIENT_ID_PATH = "/"
@@ -64,12 +81,13 @@ def ensure_ha_python(data_dir: Path | None = None) -> Path:
     root = (data_dir or default_data_dir()) / "venvs"
     venv = root / f"homeassistant-{HA_VERSION}"
     python = venv / "bin" / "python"
-    if (venv / _STAMP).is_file():
+    stamp, wanted = venv / _STAMP, f"homeassistant=={HA_VERSION} {' '.join(_EXTRA)}\n"
+    if stamp.is_file() and stamp.read_text() == wanted:
         return python
     root.mkdir(parents=True, exist_ok=True)
     with (root / f"homeassistant-{HA_VERSION}.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # another session may be building it
-        if (venv / _STAMP).is_file():
+        if stamp.is_file() and stamp.read_text() == wanted:
             return python
         _run([sys.executable, "-m", "venv", "--clear", str(venv)], "create the venv")
         wheels = venv / "wheels"
@@ -89,7 +107,7 @@ def ensure_ha_python(data_dir: Path | None = None) -> Path:
              str(wheel), "-c", str(constraints), *_EXTRA],
             f"pip install homeassistant=={HA_VERSION}",
         )  # fmt: skip
-        (venv / _STAMP).write_text(f"homeassistant=={HA_VERSION} {' '.join(_EXTRA)}\n")
+        stamp.write_text(wanted)
     return python
 
 
@@ -154,7 +172,6 @@ class HomeAssistant:
     port: int
     proc: subprocess.Popen[bytes] | None = None
     token: str | None = None
-    _log_offset: int = field(default=0)
 
     @property
     def url(self) -> str:
@@ -181,9 +198,10 @@ class HomeAssistant:
         out.close()
         deadline = time.monotonic() + timeout_s
         while not self._answers():
-            if self.proc.poll() is not None:
-                tail = self.log.read_text(errors="replace")[-3000:] if self.log.exists() else ""
-                raise HomeAssistantEnvError(f"hass exited {self.proc.returncode}:\n{tail}")
+            failed = any("Activating recovery mode" in line for line in self.log_lines())
+            if self.proc.poll() is not None or failed:
+                errors = "\n".join(x for x in self.log_lines() if " ERROR " in x)[-3000:]
+                raise HomeAssistantEnvError(f"hass failed to start:\n{errors}")
             if time.monotonic() > deadline:
                 raise HomeAssistantEnvError(f"hass not up within {timeout_s}s; see {self.log}")
             time.sleep(0.3)  # poll interval while it starts, bounded by the deadline
@@ -215,7 +233,7 @@ class HomeAssistant:
     # ---- REST / WebSocket ----------------------------------------------------------------
 
     async def onboard(self) -> None:
-        """Create the owner, get a token, finish onboarding (first start only)."""
+        """Create the owner and get a token (first start only)."""
         client_id = self.url + CLIENT_ID_PATH
         async with aiohttp.ClientSession() as http:
             async with http.post(
@@ -230,15 +248,9 @@ class HomeAssistant:
                       "client_id": client_id},
             ) as resp:  # fmt: skip
                 self.token = str((await _json(resp, "auth token"))["access_token"])
-            for step, payload in (
-                ("core_config", {}),
-                ("analytics", {}),
-                ("integration", {"client_id": client_id, "redirect_uri": client_id}),
-            ):
-                async with http.post(
-                    f"{self.url}/api/onboarding/{step}", json=payload, headers=self._auth()
-                ) as resp:
-                    await _json(resp, f"onboarding {step}")
+            # The later onboarding steps (core_config: it adds met, shopping_list,
+            # google_translate with requirements not installed here) are not needed:
+            # the token works from here on.
 
     def _auth(self) -> dict[str, str]:
         if self.token is None:
@@ -291,6 +303,35 @@ class HomeAssistant:
                     raise HomeAssistantEnvError(f"{kind}: {answer}")
                 out.append(answer["result"])
         return Registries(entities=out[0], devices=out[1])
+
+    @contextlib.asynccontextmanager
+    async def watching(self) -> AsyncIterator[list[dict[str, Any]]]:
+        """Record every `state_changed` event (its `data`) while the block runs."""
+        seen: list[dict[str, Any]] = []
+        async with (
+            aiohttp.ClientSession() as http,
+            http.ws_connect(self.url + "/api/websocket") as ws,
+        ):
+            await ws.receive_json()
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            await ws.receive_json()
+            await ws.send_json({"id": 1, "type": "subscribe_events", "event_type": "state_changed"})
+            if not (await ws.receive_json()).get("success"):
+                raise HomeAssistantEnvError("cannot subscribe to state_changed")
+
+            async def pump() -> None:
+                async for msg in ws:
+                    doc = json.loads(msg.data)
+                    if doc.get("type") == "event":
+                        seen.append(doc["event"]["data"])
+
+            task = asyncio.create_task(pump())
+            try:
+                yield seen
+            finally:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
 
     def log_lines(self) -> list[str]:
         """Every line of Home Assistant's log so far."""
