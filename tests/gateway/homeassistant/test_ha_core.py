@@ -248,8 +248,9 @@ async def check_states(ha: HomeAssistant, want: Expected) -> Callable[[], Awaita
 
 
 async def test_home_assistant_core_sees_the_gateway_as_its_users_do(
-    tmp_path: Path, ha_python: Path
+    tmp_path: Path, ha_python: Path, model_paths: dict[str, Path]
 ) -> None:
+    """`model_paths`: the camera blurs faces on what leaves (the face model is fetched)."""
     (tmp_path / "mosquitto").mkdir()
     broker = Mosquitto(tmp_path / "mosquitto")
     broker.start()
