@@ -19,6 +19,17 @@
 - All-cloud: every frame as a JPEG at `--quality` (the uplink a cloud-only design needs).
 - Uplink: the hard-case crops plus every `vision.detection`/`vision.hard_case` event's
   JSON, over the all-cloud bytes.
+- Latency: frame handed to the edge -> its `vision.detection` events emitted (p50/p99,
+  `latency_p50_ms`/`latency_p99_ms`), and a hard case's frame -> its verdict applied
+  (loopback) plus the network model (`costs.coefficients.network_rtt_ms`, the crop at
+  `uplink_mbps`). All-cloud: `--allcloud-frames` frames of the clip spread over it, each
+  as a JPEG at `--quality` to the same reference cloud (upload + inference on loopback)
+  plus the network model for its size (`allcloud_latency_p50_ms`).
+- Compute, energy, money (`gateway.costs.estimate`, coefficients of `costs:` in
+  `--config`, default the built-in table, docs/costs.md): edge CPU seconds (measured),
+  cloud seconds (hybrid: its measured round trips; all-cloud: the sampled frames' mean
+  times every frame), per hour of video; `energy_ratio` and `cost_ratio` are hybrid over
+  all-cloud.
 - Faces: the full-range face detector (BlazeFace, `blazeface_full`) at 0.5 on every
   uploaded crop as sent (`faces_in_uploads_after`) and on the same crop cut without
   redaction (`faces_in_uploads_before`).
@@ -34,20 +45,23 @@ import asyncio
 import json
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import cv2
 import numpy as np
 
+from apps.demo.comparison import AllCloudCall
 from bench.vision_pipeline import VTEST_FPS, read_video, shipped_person_camera
 from cloud_bridge.oip import OipClient, build_hard_case_request
 from cloud_bridge.uplink import HardCase, verdict_from_response
 from devices.cameras import Image, encode_jpeg
 from gateway.cloudlink.sink import EventRouter
 from gateway.cloudlink.verdicts import VerdictPublisher
-from gateway.config import MqttConfig
+from gateway.config import MqttConfig, load_config
+from gateway.config.costs import CostsSection
+from gateway.costs.estimate import Comparison, Usage, compare, latency
 from gateway.events import Event, Events, Kind
 from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box
@@ -122,13 +136,52 @@ class HybridRun:
     frames: int
     cpu_s: float
     events_bytes: int = 0
+    detection_bytes: int = 0
+    """JSON of the `vision.detection` events only (what edge-only sends up)."""
     crops: list[bytes] = field(default_factory=list)
     ended_best: dict[int, float] = field(default_factory=dict)
     round_trip_ms: list[float] = field(default_factory=list)
+    event_ms: list[float] = field(default_factory=list)
+    """Frame handed to the edge -> each of its `vision.detection` events emitted."""
+    verdict_ms: list[float] = field(default_factory=list)
+    """A hard case's frame handed to the edge -> its verdict applied (loopback)."""
+    verdict_crop_bytes: list[int] = field(default_factory=list)
+    case_arrival: dict[str, float] = field(default_factory=dict)
+    arrival: float | None = None
+    """perf_counter() when the frame being handled was handed to the edge."""
+    allcloud: list[AllCloudCall] = field(default_factory=list)
+    """All-cloud samples: frames sent whole, and their round trips."""
+
+
+async def _all_cloud(
+    oip: OipClient, model: str, clip: Path, *, frames: int, quality: int, samples: int
+) -> list[AllCloudCall]:
+    """Send `samples` frames spread over the clip whole, as all-cloud would; time each."""
+    if samples <= 0 or frames <= 0:
+        return []
+    step = max(1, frames // samples)
+    out: list[AllCloudCall] = []
+    for index, image in enumerate(read_video(str(clip), frames)):
+        if index % step or len(out) >= samples:
+            continue
+        jpeg = encode_jpeg(image, quality)
+        request = build_hard_case_request(
+            jpeg, hard_case_id=f"allcloud-{index}", label=PERSON, score=0.0
+        )
+        t0 = time.perf_counter()
+        await oip.infer(model, request)
+        out.append(AllCloudCall(len(jpeg), (time.perf_counter() - t0) * 1000))
+    return out
 
 
 async def run_hybrid(
-    clip: Path, frames: int | None, threads: int, redactor: FaceRedactor
+    clip: Path,
+    frames: int | None,
+    threads: int,
+    redactor: FaceRedactor,
+    *,
+    allcloud_frames: int = 0,
+    quality: int = 80,
 ) -> HybridRun:
     """Run the shipped camera and the gateway's publisher with the cloud in the loop."""
     cam, model = shipped_person_camera()
@@ -146,6 +199,7 @@ async def run_hybrid(
         topics=topics,
         stats=cam_stats,
         remember_ended=1_000_000,
+        measure_latency=False,  # frame times are the clip's clock; the bench times itself
     )
     sink = VerdictSink(publisher, cam_stats)
     pending: list[Event] = []
@@ -154,8 +208,14 @@ async def run_hybrid(
     def capture(event: Event) -> None:
         if event.kind in (Kind.VISION_DETECTION, Kind.VISION_HARD_CASE):
             run.events_bytes += len(event.to_json())
+        if event.kind == Kind.VISION_DETECTION:
+            run.detection_bytes += len(event.to_json())
+            if run.arrival is not None:
+                run.event_ms.append((time.perf_counter() - run.arrival) * 1000)
         if event.kind == Kind.VISION_HARD_CASE:
             pending.append(event)
+            if run.arrival is not None:
+                run.case_arrival[event.id] = run.arrival
 
     events.add_sink(capture)
     events.add_sink(sink)
@@ -184,6 +244,7 @@ async def run_hybrid(
                 ts = 0.0
                 for index, image in enumerate(read_video(str(clip), frames)):
                     ts = index / VTEST_FPS
+                    run.arrival = time.perf_counter()
                     t0 = time.process_time()
                     outcome = analyzer.process(image, ts)
                     run.cpu_s += time.process_time() - t0
@@ -191,6 +252,7 @@ async def run_hybrid(
                     for report in outcome.ended:
                         run.ended_best[report.track.id] = report.track.best_score
                     publisher.handle(outcome)
+                    run.arrival = None
                     await cloud.judge(pending)
                     run.frames = index + 1
                 last = analyzer.flush(ts + 1.0)
@@ -198,6 +260,14 @@ async def run_hybrid(
                     run.ended_best[report.track.id] = report.track.best_score
                 publisher.handle(last)
                 await cloud.judge(pending)
+                run.allcloud = await _all_cloud(
+                    oip,
+                    judge.name,
+                    clip,
+                    frames=run.frames,
+                    quality=quality,
+                    samples=allcloud_frames,
+                )
         finally:
             server.cancel()
             await asyncio.gather(server, return_exceptions=True)
@@ -233,7 +303,11 @@ class _Cloud:
             verdict = verdict_from_response(
                 case, response, min_score=VERDICT_MIN_SCORE, round_trip_ms=ms
             )
-            self.publish(verdict)
+            self.publish(verdict)  # the camera's VerdictSink applies it here
+            arrived = self.run.case_arrival.pop(event.id, None)
+            if arrived is not None:
+                self.run.verdict_ms.append((time.perf_counter() - arrived) * 1000)
+                self.run.verdict_crop_bytes.append(len(item.media))
 
 
 def hybrid_paths(run: HybridRun, fps: float) -> list[TrackPath]:
@@ -280,6 +354,71 @@ def all_cloud_bytes(clip: Path, frames: int | None, quality: int) -> int:
     return sum(len(encode_jpeg(image, quality)) for image in read_video(str(clip), frames))
 
 
+def _r(value: float | None, digits: int) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def bench_comparison(
+    run: HybridRun, cloud_bytes: int, uplink: int, costs: CostsSection
+) -> Comparison:
+    """The three modes of this run, per hour of video, with `costs`' coefficients."""
+    video_s = run.frames / VTEST_FPS
+    sampled = [c.round_trip_ms for c in run.allcloud]
+    s_per_frame = (
+        sum(sampled) / len(sampled) / 1000 if sampled else costs.coefficients.allcloud_s_per_frame
+    )
+    usages = [
+        Usage("hybrid", video_s, run.cpu_s, uplink, len(run.crops), sum(run.round_trip_ms) / 1000),
+        Usage("edge_only", video_s, run.cpu_s, run.detection_bytes, 0, 0.0),
+        Usage("all_cloud", video_s, 0.0, cloud_bytes, run.frames, s_per_frame * run.frames, False),
+    ]
+    edge = "frame handed to the edge -> vision.detection event emitted"
+    latencies = {
+        "hybrid_event": latency(run.event_ms, what=edge),
+        "hybrid_verdict": latency(
+            run.verdict_ms,
+            what="hard case's frame -> verdict applied (loopback) + network model (its crop)",
+            costs=costs,
+            request_bytes=run.verdict_crop_bytes,
+        ),
+        "edge_only_event": latency(run.event_ms, what=edge),
+        "all_cloud": latency(
+            sampled,
+            what=f"frame upload + cloud inference on loopback ({len(sampled)} frames) "
+            "+ network model (its JPEG)",
+            costs=costs,
+            request_bytes=[c.request_bytes for c in run.allcloud],
+        ),
+    }
+    return compare(usages, latencies, costs)
+
+
+def comparison_lines(c: Comparison) -> list[str]:
+    """The three modes per hour of video, as a small table."""
+    cur = c.costs.currency
+    lines = [
+        f"per hour of video ({c.costs.board}, {c.costs.radio}, {c.costs.cloud} cloud):",
+        f"{'mode':<11}{'alert p50':>10}{'p99':>9}{'up MB':>9}{'calls':>7}{'edge CPU s':>11}"
+        f"{'cloud s':>9}{'kJ':>8}{cur:>9}",
+    ]
+    for mode, e in c.estimates.items():
+        lat = c.latencies["all_cloud" if mode == "all_cloud" else f"{mode}_event"]
+        u = e.usage
+        p50 = "-" if lat.p50_ms is None else f"{lat.p50_ms:.1f}"
+        p99 = "-" if lat.p99_ms is None else f"{lat.p99_ms:.1f}"
+        lines.append(
+            f"{mode:<11}{p50:>10}{p99:>9}{u.uplink_bytes / 1e6:>9.2f}{u.cloud_calls:>7.0f}"
+            f"{u.edge_cpu_s:>11.1f}{u.cloud_s:>9.1f}{e.total_j.value / 1000:>8.1f}"
+            f"{e.total_cost.value:>9.4f}"
+        )
+    v = c.latencies["hybrid_verdict"]
+    lines.append(
+        f"hybrid verdict p50 {v.p50_ms} ms, p99 {v.p99_ms} ms; energy ratio "
+        f"{c.energy_ratio}, cost ratio {c.cost_ratio} (hybrid / all-cloud)"
+    )
+    return lines
+
+
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     """Parse the command line."""
     p = argparse.ArgumentParser(prog="python -m bench.hybrid", description=__doc__.split("\n")[0])
@@ -290,6 +429,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--mot-out", type=Path, help="write the hybrid's tracks (MOT Challenge)")
     p.add_argument("--edge-mot-out", type=Path, help="write the edge-only tracks (MOT)")
     p.add_argument("--out", type=Path, default=RESULTS, help="results directory")
+    p.add_argument(
+        "--allcloud-frames",
+        type=int,
+        default=40,
+        help="frames sent whole to the cloud to time all-cloud (default 40)",
+    )
+    p.add_argument("--config", type=Path, help="take the `costs:` section of this gateway config")
     return p.parse_args(argv)
 
 
@@ -305,7 +451,17 @@ def main(argv: list[str] | None = None) -> int:
         threshold=cam.privacy.face_threshold,
         quality=cam.events.crop_quality,
     )
-    run = asyncio.run(run_hybrid(clip, args.frames, args.threads, redactor))
+    costs = load_config(args.config).costs if args.config is not None else CostsSection()
+    run = asyncio.run(
+        run_hybrid(
+            clip,
+            args.frames,
+            args.threads,
+            redactor,
+            allcloud_frames=args.allcloud_frames,
+            quality=args.quality,
+        )
+    )
     frames = range(run.frames)
     truth = [p for p in vtest_truth() if any(f < run.frames for f in p.boxes)]
     band = Band(cam.escalation.low, cam.escalation.high, cam.escalation.group_aspect)
@@ -330,6 +486,7 @@ def main(argv: list[str] | None = None) -> int:
         if raw is not None:
             before += count_faces(face_detector, encode_jpeg(raw, cam.events.crop_quality))
     results = run.sink.results
+    comparison = bench_comparison(run, cloud_bytes, uplink, costs)
     elapsed = time.perf_counter() - started
     print(f"{run.frames} frames, {len(truth)} people in the truth; edge CPU {run.cpu_s:.1f} s")
     print(f"{'mode':<12}{'tracks':>7}{'recall':>8}{'prec':>7}{'IDF1':>7}{'MOTA':>7}{'IDsw':>6}")
@@ -344,6 +501,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(f"verdicts: {results}; band now [{run.publisher.band.low}, {run.publisher.band.high})")
     print(f"faces in uploaded crops: {before} before redaction, {after} after")
+    for line in comparison_lines(comparison):
+        print(line)
     edge_mot, edge_ev, _ = scores["edge only"]
     hyb_mot, hyb_ev, _ = scores["hybrid"]
     summary: dict[str, Any] = {
@@ -363,6 +522,12 @@ def main(argv: list[str] | None = None) -> int:
         "faces_in_uploads_before": before,
         "faces_in_uploads_after": after,
         "band": [run.publisher.band.low, run.publisher.band.high],
+        "latency_p50_ms": _r(comparison.latencies["hybrid_event"].p50_ms, 2),
+        "latency_p99_ms": _r(comparison.latencies["hybrid_event"].p99_ms, 2),
+        "verdict_latency_p50_ms": _r(comparison.latencies["hybrid_verdict"].p50_ms, 2),
+        "allcloud_latency_p50_ms": _r(comparison.latencies["all_cloud"].p50_ms, 2),
+        "energy_ratio": _r(comparison.energy_ratio, 6),
+        "cost_ratio": _r(comparison.cost_ratio, 6),
     }
     report = {
         "command": "python -m bench.hybrid " + " ".join(sys.argv[1:] if argv is None else argv),
@@ -378,6 +543,16 @@ def main(argv: list[str] | None = None) -> int:
         if run.round_trip_ms
         else None,
         "verdict_results": results,
+        "costs": {
+            "measured": {
+                "video_s": run.frames / VTEST_FPS,
+                "edge_cpu_s": run.cpu_s,
+                "detection_bytes": run.detection_bytes,
+                "hybrid_round_trips_ms": run.round_trip_ms,
+                "allcloud_samples": [asdict(c) for c in run.allcloud],
+            },
+            **comparison.to_json(),
+        },
         "runtime_s": round(elapsed, 1),
         "summary": summary,
     }

@@ -8,8 +8,11 @@
         ├── UplinkHTTPError        the server answered 4xx/5xx (status, retry_after, error,
         │                          body_excerpt, endpoint)
         ├── UplinkProtocolError    a 2xx answer that is not the promised JSON (body_excerpt)
-        └── UplinkConnectionError  cannot reach the server: refused, reset, DNS, TLS
-                                   (tls=True when certificate verification failed)
+        ├── UplinkConnectionError  cannot reach the server: refused, reset, DNS, TLS
+        │                          (tls=True when certificate verification failed, or a
+        │                          broker closed the TLS session over our client certificate)
+        └── UplinkRefused          an MQTT broker answered with a failure reason code (CONNACK,
+                                   PUBACK, SUBACK): code, name, stage
 
 Retries, backoff and circuit breaking live in the uplink; it decides from these types
 (and from `UplinkHTTPError.retry_after`) whether and when to try again.
@@ -99,3 +102,20 @@ class UplinkConnectionError(UplinkError):
     def __init__(self, message: str, *, tls: bool = False) -> None:
         self.tls = tls
         super().__init__(message)
+
+
+class UplinkRefused(UplinkError):  # noqa: N818  # the name is the uplink contract
+    """An MQTT broker refused: a CONNACK, PUBACK or SUBACK with a failure reason code.
+
+    `code` is the MQTT 5 reason code (0x80 and up; MQTT 3.1.1 CONNACK codes are mapped to
+    their MQTT 5 equivalents), `name` its spec name ("Not authorized"), `stage` one of
+    `connect`, `publish`, `subscribe`, `topic` what was refused when known.
+    """
+
+    def __init__(self, code: int, name: str, *, stage: str, topic: str | None = None) -> None:
+        self.code = code
+        self.name = name
+        self.stage = stage
+        self.topic = topic
+        where = f" on {topic}" if topic else ""
+        super().__init__(f"broker refused {stage}{where}: {name} (0x{code:02x})")

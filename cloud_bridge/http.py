@@ -11,11 +11,16 @@ keep-alive connection after a 500 without saying `Connection: close`, and a retr
 on the pooled one fails with ECONNRESET. aiohttp pools a connection as soon as a small
 answer is read, so the session (its pool) is replaced; the old one is closed when the
 requests still using it are done.
+
+A URL's `user:password@` goes as Basic auth (aiohttp's way) unless a bearer `token` is
+given: one Authorization header cannot hold both, so the token is sent and the URL's
+credentials are left out (with a warning), not a crash on every request.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import ssl
 import time
 from collections.abc import Mapping
@@ -24,6 +29,7 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from types import TracebackType
 from typing import Self
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
@@ -32,6 +38,8 @@ from cloud_bridge.errors import UplinkConnectionError, UplinkHTTPError, UplinkTi
 __all__ = ["EXCERPT_CHARS", "CloudSession", "HttpAnswer", "parse_retry_after"]
 
 EXCERPT_CHARS = 300
+
+log = logging.getLogger(__name__)
 
 
 def parse_retry_after(value: str | None, *, now: float | None = None) -> float | None:
@@ -99,6 +107,19 @@ def _validation_error(item: object) -> str:
     return f"{where}: {message}" if where else message
 
 
+def _without_credentials(url: str, endpoint: str) -> str:
+    """`url` without its `user:password@` (a bearer token is the credential then)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    log.warning(
+        "%s: the URL's user:password is not sent: the bearer token (cloud.token) is",
+        endpoint or "cloud",
+    )
+    return urlunsplit(parts._replace(netloc=host))
+
+
 class CloudSession:
     """``async with CloudSession(base_url, ...) as http: await http.request(...)``.
 
@@ -124,6 +145,8 @@ class CloudSession:
             raise ValueError("pass either ssl_context or ca_file, not both")
         if timeout <= 0:
             raise ValueError(f"timeout must be positive, got {timeout}")
+        if token is not None:
+            base_url = _without_credentials(base_url, endpoint)
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self._tls_hint = tls_hint

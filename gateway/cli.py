@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from gateway.config import GatewayConfig, load_config
+from gateway.costs.cli import add_estimate_parser
 from gateway.errors import ConfigError, EdgegwError
 from gateway.inference.cli import add_models_parser
 from gateway.logs import redact_urls, setup_logging
@@ -92,7 +93,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def add_gateway_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `run`, `validate`, `schema` and `models` to the `edgegw` parser."""
+    """Add `run`, `validate`, `schema`, `models` and `estimate` to the `edgegw` parser."""
     run = sub.add_parser("run", help="run the gateway")
     run.add_argument("-c", "--config", type=Path, required=True, help="YAML config file")
     run.add_argument("--log-format", choices=["text", "json"], help="overrides logging.format")
@@ -109,3 +110,4 @@ def add_gateway_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser
     schema = sub.add_parser("schema", help="print the config JSON Schema")
     schema.set_defaults(func=cmd_schema)
     add_models_parser(sub)
+    add_estimate_parser(sub)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from gateway import cloudlink, sensors
+from gateway import cloudlink, costs, sensors
 from gateway.config import GatewayConfig
 from gateway.runtime import Gateway, PipelineStart
 from gateway.stats_registry import Stats
@@ -18,7 +18,7 @@ from gateway.vision import pipeline as vision
 
 __all__ = ["PIPELINES", "build_gateway"]
 
-PIPELINES: tuple[PipelineStart, ...] = (cloudlink.start, sensors.start, vision.start)
+PIPELINES: tuple[PipelineStart, ...] = (cloudlink.start, sensors.start, vision.start, costs.start)
 
 
 def build_gateway(

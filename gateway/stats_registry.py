@@ -67,6 +67,19 @@ class Stats:
             )
         return self._gauges[name]
 
+    def total(self, name: str, **labels: str) -> float:
+        """Sum of counter `name` over the label values matching `labels` (0: not registered)."""
+        counter = self._counters.get(name)
+        if counter is None:
+            return 0.0
+        return sum(
+            sample.value
+            for family in counter.collect()
+            for sample in family.samples
+            if sample.name.endswith("_total")
+            and all(sample.labels.get(k) == v for k, v in labels.items())
+        )
+
     def gauge_fn(self, name: str, doc: str, fn: Callable[[], float]) -> Gauge:
         """Register a gauge whose value is read from `fn` at collection time."""
         gauge = self.gauge(name, doc)

@@ -40,6 +40,7 @@ FLOORS: dict[str, int] = {
     # the pipelines, handed to the runtime by gateway.plugins
     "gateway.sensors": 6,
     "gateway.vision": 6,
+    "gateway.costs": 6,
     "gateway.cloudlink": 7,
     "gateway.plugins": 8,
     "gateway.cli": 9,

@@ -17,9 +17,9 @@ import numpy as np
 import numpy.typing as npt
 
 from apps.demo.recorder import Box, HardCaseRecord, Recorder
-from apps.demo.report import DemoReport
+from apps.demo.report import DemoReport, comparison_lines
 
-__all__ = ["render_report_image", "write_report_image"]
+__all__ = ["comparison_panel", "render_report_image", "write_report_image"]
 
 Image = npt.NDArray[np.uint8]
 Colour = tuple[int, int, int]
@@ -153,6 +153,45 @@ def _header(report: DemoReport, width: int) -> Image:
     return header
 
 
+_MODE_COLOURS: dict[str, Colour] = {  # BGR
+    "hybrid": (80, 190, 60),
+    "edge_only": (230, 160, 50),
+    "all_cloud": (60, 60, 230),
+}
+_PANEL_LINE_H = 22
+_BAR_H = 14
+
+
+def comparison_panel(report: DemoReport, width: int) -> Image | None:
+    """The "hybrid vs all-cloud" panel: its lines, and bars of energy and money per mode."""
+    panel = report.hybrid_vs_all_cloud
+    if panel is None:
+        return None
+    lines = comparison_lines(panel)
+    bars = [("energy", "total_j"), ("money", "total_cost")]
+    height = 12 + _PANEL_LINE_H * len(lines) + len(bars) * (3 * (_BAR_H + 4) + 10) + 8
+    canvas = np.full((height, width, 3), 28, np.uint8)
+    y = 8
+    for i, text in enumerate(lines):
+        y = 8 + _PANEL_LINE_H * (i + 1)
+        scale = 0.55 if i == 0 else 0.5
+        cv2.putText(canvas, text, (10, y), _FONT, scale, (235, 235, 235), 1, cv2.LINE_AA)
+    y += 12
+    label_w, bar_w = 260, width - 300
+    for title, key in bars:
+        values = {m: float(e[key]["value"]) for m, e in panel["per_hour"].items()}
+        top = max(values.values()) or 1.0
+        for mode, value in values.items():
+            w = max(1, round(bar_w * value / top))
+            unit = panel["per_hour"][mode][key]["unit"]
+            text = f"{title} {mode.replace('_', '-')}: {value:.4g} {unit}"
+            cv2.putText(canvas, text, (10, y + _BAR_H - 2), _FONT, 0.42, (220, 220, 220), 1)
+            cv2.rectangle(canvas, (label_w, y), (label_w + w, y + _BAR_H), _MODE_COLOURS[mode], -1)
+            y += _BAR_H + 4
+        y += 10
+    return canvas
+
+
 def render_report_image(report: DemoReport, rec: Recorder) -> Image:
     """The report image: a header and up to eight annotated tiles."""
     cases = _pick_hard_cases(rec, MAX_TILES - 3 if len(rec.shots) > 3 else MAX_TILES)
@@ -170,7 +209,9 @@ def render_report_image(report: DemoReport, rec: Recorder) -> Image:
         text = "no camera events in this run"
         cv2.putText(empty, text, (20, TILE_H // 2), _FONT, 0.8, (200, 200, 200), 1, cv2.LINE_AA)
         rows.append(empty)
-    return np.asarray(np.vstack([_header(report, width), *rows]), dtype=np.uint8)
+    panel = comparison_panel(report, width)
+    top = [_header(report, width)] if panel is None else [_header(report, width), panel]
+    return np.asarray(np.vstack([*top, *rows]), dtype=np.uint8)
 
 
 def write_report_image(report: DemoReport, rec: Recorder, path: Path) -> None:

@@ -71,6 +71,8 @@ class DemoOptions:
     config: Path = DEFAULT_CONFIG
     devices_per_format: int = 2
     sensor_interval_s: float = 1.0
+    allcloud_samples: int = 20
+    """Whole frames sent to the reference cloud after the run, to measure all-cloud."""
     drain_s: float = 20.0
     """After the clip, wait at most this long for verdicts and the outbox to empty."""
     live: bool | None = None

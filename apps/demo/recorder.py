@@ -80,6 +80,8 @@ class Recorder:
         self.empty_frames = 0
         self.camera_bytes = 0
         self.frame_size: tuple[int, int] | None = None
+        self.first_frame_ts: float | None = None
+        self.last_frame_ts: float | None = None
         self._recent: deque[SentFrame] = deque(maxlen=_RECENT_FRAMES)
         self.shots: dict[str, TrackShot] = {}
         """Announced tracks by their start event's id."""
@@ -95,6 +97,9 @@ class Recorder:
         self.empty_frames += frame.empty
         self.camera_bytes += len(frame.jpeg)
         self._recent.append(frame)
+        if self.first_frame_ts is None:
+            self.first_frame_ts = frame.wall_ts
+        self.last_frame_ts = frame.wall_ts
 
     def __call__(self, event: Event) -> None:
         """Take one event (an `Events` sink)."""
@@ -155,6 +160,23 @@ class Recorder:
             box=_corners(detection.box),
             score=detection.score,
         )
+
+    def video_s(self) -> float:
+        """Seconds of video the camera sent (first to last frame, plus one frame's time)."""
+        if self.first_frame_ts is None or self.last_frame_ts is None or self.frames_sent < 2:
+            return 0.0
+        span = self.last_frame_ts - self.first_frame_ts
+        return span * self.frames_sent / (self.frames_sent - 1)
+
+    def sample_frames(self, n: int) -> list[bytes]:
+        """Up to `n` whole frames the camera sent, spread over the run (scenes with people
+        first: the frames tracks were announced on)."""
+        frames = [shot.frame for shot in self.shots.values()]
+        frames += [f.jpeg for f in self._recent if not f.empty]
+        if n <= 0 or not frames:
+            return []
+        step = max(1, len(frames) // n)
+        return frames[::step][:n]
 
     def verdict_counts(self) -> Counter[str]:
         """Verdicts by outcome (confirmed, rejected, relabelled)."""

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from apps.demo.comparison import demo_comparison, demo_usage
 from apps.demo.progress import Metrics, human_bytes, metric
 from apps.demo.recorder import Recorder
 from apps.demo.run import DemoResult
@@ -91,6 +92,8 @@ class DemoReport:
     streams: list[StreamReport]
     hard_cases: list[HardCaseLine]
     notes: list[str] = field(default_factory=list)
+    hybrid_vs_all_cloud: dict[str, Any] | None = None
+    """The camera's run in the three modes, per hour of video (`gateway.costs.estimate`)."""
     v: int = REPORT_VERSION
 
     def to_json(self) -> str:
@@ -161,6 +164,7 @@ def build_report(result: DemoResult) -> DemoReport:
 
     streams: list[StreamReport] = []
     cases: list[HardCaseLine] = []
+    panel: dict[str, Any] | None = None
     if result.camera is not None:
         cam = result.camera
         summary, lines = _hard_cases(rec, cam)
@@ -183,6 +187,24 @@ def build_report(result: DemoResult) -> DemoReport:
                 hard_cases=summary,
             )
         )
+        camera_tally = rec.streams.get(cam)
+        usage = demo_usage(
+            rec,
+            m,
+            cam,
+            events_bytes_up=_share(
+                camera_tally.up_json_bytes if camera_tally else 0, json_total, wire["events"]
+            ),
+            hard_case_bytes_up=_share(
+                camera_tally.up_hard_case_bytes if camera_tally else 0,
+                media_total,
+                wire["hard_cases"],
+            ),
+            all_cloud=result.all_cloud,
+        )
+        comparison = demo_comparison(usage, result.config.costs)
+        if comparison is not None:
+            panel = {"measured": asdict(usage), **comparison.to_json()}
     for sensor in result.config.sensors:
         sid = sensor.id
         tally = rec.streams.get(sid)
@@ -230,6 +252,7 @@ def build_report(result: DemoResult) -> DemoReport:
         streams=streams,
         hard_cases=cases,
         notes=notes,
+        hybrid_vs_all_cloud=panel,
     )
 
 
@@ -249,6 +272,7 @@ def summary_lines(report: DemoReport) -> list[str]:
         f"{'total':<16} {human_bytes(report.bytes_in):>20} {human_bytes(report.bytes_up):>22} "
         f"{report.percent_up:>7.3f}%"
     )
+    lines.extend(comparison_lines(report.hybrid_vs_all_cloud))
     for s in report.streams:
         h = s.hard_cases
         if h is not None:
@@ -258,3 +282,38 @@ def summary_lines(report: DemoReport) -> list[str]:
                 f"{h.pending} without a verdict"
             )
     return lines
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0f} ms"
+
+
+def comparison_lines(panel: Mapping[str, Any] | None) -> list[str]:
+    """The "hybrid vs all-cloud" panel as a few lines (none without a panel)."""
+    if panel is None:
+        return []
+    d = panel["deployment"]
+    cur = d["currency"]
+    lat = panel["latency"]
+    out = [
+        f"hybrid vs all-cloud, per hour of video ({d['board']}, {d['radio']}, "
+        f"{d['cloud']} cloud; coefficients: docs/costs.md):"
+    ]
+    names = {"hybrid": "hybrid", "edge_only": "edge only", "all_cloud": "all-cloud"}
+    for mode, name in names.items():
+        e = panel["per_hour"][mode]
+        u = e["usage"]
+        alert = lat["all_cloud"] if mode == "all_cloud" else lat[f"{mode}_event"]
+        out.append(
+            f"  {name:<10} alert p50 {_ms(alert['p50_ms']):>8} p99 {_ms(alert['p99_ms']):>8}"
+            f"  up {human_bytes(u['uplink_bytes']):>9}  calls {u['cloud_calls']:>7.0f}"
+            f"  edge CPU {u['edge_cpu_s']:>6.0f} s  cloud {u['cloud_s']:>6.0f} s"
+            f"  {e['total_j']['value'] / 1000:>7.1f} kJ  {e['total_cost']['value']:.4f} {cur}"
+        )
+    verdict = lat["hybrid_verdict"]
+    out.append(
+        f"  hybrid verdicts p50 {_ms(verdict['p50_ms'])}, p99 {_ms(verdict['p99_ms'])}; "
+        f"energy ratio {panel['energy_ratio']}, cost ratio {panel['cost_ratio']} "
+        "(hybrid / all-cloud)"
+    )
+    return out

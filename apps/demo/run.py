@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from apps.demo.comparison import AllCloudCall, probe_all_cloud
 from apps.demo.prepare import (
     DemoError,
     DemoOptions,
@@ -68,6 +69,8 @@ class DemoResult:
     """Events the local reference cloud stored (None with an external cloud)."""
     problems: list[str]
     """What went wrong on the way (a simulated device that failed)."""
+    all_cloud: list[AllCloudCall]
+    """Whole frames sent to the reference cloud after the run (empty: not measured)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -233,6 +236,11 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
             await progress
         elapsed = time.monotonic() - started
         metrics = gateway.stats.snapshot()
+        all_cloud: list[AllCloudCall] = []
+        frames = recorder.sample_frames(options.allcloud_samples)
+        if cloud is not None and frames and not interrupted:
+            say(f"cloud: timing {len(frames)} whole frames as all-cloud would send them ...")
+            all_cloud = await probe_all_cloud(cloud.url, cloud.token, config.cloud.model, frames)
         stored = await asyncio.to_thread(cloud.stored) if cloud is not None else None
     return DemoResult(
         config=config,
@@ -245,6 +253,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
         camera=cam[0] if cam else None,
         cloud_stored=stored,
         problems=problems,
+        all_cloud=all_cloud,
     )
 
 

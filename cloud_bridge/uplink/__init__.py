@@ -2,6 +2,7 @@
 
     Channel(outbox, klass, RetryPolicy, CircuitBreaker, observer)
     EventSender(channel, EventClient(url))          events -> POST /v1/events (gzip JSON)
+    MqttEventSender(channel, CloudMqttClient(...))  events -> QoS 1 PUBLISH to a cloud broker
     HardCaseSender(channel, OipClient(url), ...)    hard cases -> OIP infer -> Verdict
 
 Errors are the `UplinkError` tree of `cloud_bridge.errors`; `classify` maps them to
@@ -10,13 +11,15 @@ and the verdict callback are passed in.
 """
 
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
-from cloud_bridge.uplink.budget import Budget
+from cloud_bridge.uplink.budget import Budget, RateLimit
 from cloud_bridge.uplink.delivery import (
     BinaryData,
     Channel,
     EventSender,
     HardCaseSender,
     ModelCheck,
+    MqttEventSender,
+    MqttLimits,
 )
 from cloud_bridge.uplink.event_client import EventAck, EventClient
 from cloud_bridge.uplink.hard_cases import (
@@ -25,6 +28,7 @@ from cloud_bridge.uplink.hard_cases import (
     HardCase,
     Outcome,
     Verdict,
+    verdict_from_message,
     verdict_from_response,
 )
 from cloud_bridge.uplink.observer import NullObserver, UplinkObserver
@@ -45,11 +49,15 @@ __all__ = [
     "HardCase",
     "HardCaseSender",
     "ModelCheck",
+    "MqttEventSender",
+    "MqttLimits",
     "NullObserver",
     "Outcome",
+    "RateLimit",
     "RetryPolicy",
     "UplinkObserver",
     "Verdict",
     "classify",
+    "verdict_from_message",
     "verdict_from_response",
 ]

@@ -1,4 +1,5 @@
-"""Budgets on what goes to the cloud: calls per minute and bytes per hour (sliding windows)."""
+"""Budgets on what goes to the cloud: calls per minute and bytes per hour (sliding windows),
+and a publish rate (a token bucket) for brokers that cap messages per second."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-__all__ = ["Budget"]
+__all__ = ["Budget", "RateLimit"]
 
 _MINUTE = 60.0
 _HOUR = 3600.0
@@ -58,3 +59,40 @@ class Budget:
             self._calls.popleft()
         while self._bytes and self._bytes[0][0] <= now - _HOUR:
             self._bytes_in_window -= self._bytes.popleft()[1]
+
+
+@dataclass(slots=True)
+class RateLimit:
+    """At most `per_s` calls per second on average, bursts of up to `burst` (token bucket).
+
+    `delay_s()` says how long the next call must wait; `take()` records one that went out.
+    AWS IoT Core, for one, allows 100 publishes per second per connection.
+    """
+
+    per_s: float
+    burst: int = 1
+    clock: Callable[[], float] = time.monotonic
+    _tokens: float | None = None
+    _at: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.per_s <= 0 or self.burst < 1:
+            raise ValueError(f"need per_s > 0 and burst >= 1, got {self.per_s}, {self.burst}")
+
+    def delay_s(self) -> float:
+        """Seconds until one call fits (0: now)."""
+        tokens = self._refill()
+        return 0.0 if tokens >= 1 else (1 - tokens) / self.per_s
+
+    def take(self) -> None:
+        """Record one call."""
+        self._tokens = self._refill() - 1
+
+    def _refill(self) -> float:
+        now = self.clock()
+        if self._tokens is None:
+            self._tokens = float(self.burst)  # full at the start
+        else:
+            self._tokens = min(float(self.burst), self._tokens + (now - self._at) * self.per_s)
+        self._at = now
+        return self._tokens

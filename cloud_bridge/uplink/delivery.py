@@ -6,9 +6,13 @@ verdict publishing) through plain values and callbacks. Outbox calls block (SQLi
 fsync), so each runs in a worker thread (`asyncio.to_thread`); the loop itself never
 blocks the event loop.
 
-Each sender is serial (one request in flight), so the outbox's at-least-once lease
+Each sender is serial (one round at a time), so the outbox's at-least-once lease
 needs no locking: an item is acked after the cloud's answer, or leased again next
 round. A crash between answer and ack sends it again; the cloud dedups by id.
+
+Events go over one of two transports: `EventSender` (HTTP POST to the event sink) or
+`MqttEventSender` (QoS 1 publishes to a cloud broker, acked on PUBACK). Both share the
+loop below: lease by priority, breaker, backoff, counted drops.
 
 Before its first hard case, `HardCaseSender` reads the server's metadata (`GET /v2`)
 and the model's (`GET /v2/models/{name}[/versions/{v}]`): it reports once what does not
@@ -19,13 +23,15 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
-from cloud_bridge.errors import UplinkError, UplinkHTTPError, UplinkProtocolError
+from cloud_bridge.errors import UplinkError, UplinkHTTPError, UplinkProtocolError, UplinkTimeout
+from cloud_bridge.mqtt import CloudMqttClient
 from cloud_bridge.oip import (
     ImageEncoding,
     OipClient,
@@ -37,13 +43,21 @@ from cloud_bridge.oip import (
 from cloud_bridge.oip.protocol import BINARY_EXTENSION
 from cloud_bridge.outbox import Outbox, OutboxItem
 from cloud_bridge.uplink.breaker import CircuitBreaker, CircuitState
-from cloud_bridge.uplink.budget import Budget
+from cloud_bridge.uplink.budget import Budget, RateLimit
 from cloud_bridge.uplink.event_client import EventClient
 from cloud_bridge.uplink.hard_cases import HardCase, Verdict, verdict_from_response
 from cloud_bridge.uplink.observer import UplinkObserver
 from cloud_bridge.uplink.policy import Failure, RetryPolicy, classify
 
-__all__ = ["BinaryData", "Channel", "EventSender", "HardCaseSender", "ModelCheck"]
+__all__ = [
+    "BinaryData",
+    "Channel",
+    "EventSender",
+    "HardCaseSender",
+    "ModelCheck",
+    "MqttEventSender",
+    "MqttLimits",
+]
 
 log = logging.getLogger(__name__)
 
@@ -377,3 +391,216 @@ class HardCaseSender(_Sender):
         self.observer.budget_wait(self.name, wait)
         await asyncio.sleep(min(wait, 1.0))  # then look again: a more uncertain one may wait
         return True
+
+
+@dataclass(slots=True, frozen=True)
+class MqttLimits:
+    """What the cloud broker takes (defaults: AWS IoT Core's published quotas).
+
+    `events_per_publish` 1 sends each event as its own JSON object; more packs up to
+    that many events of one kind into a JSON array per publish. A broker's CONNACK
+    `Maximum Packet Size` lowers `max_payload_bytes` further when smaller.
+    """
+
+    max_payload_bytes: int = 128_000
+    max_topic_levels: int = 8
+    events_per_publish: int = 1
+    max_inflight: int = 20
+    ack_timeout_s: float = 10.0
+
+
+@dataclass(slots=True, frozen=True)
+class _Publish:
+    """One PUBLISH: its topic, its body, and the outbox ids it carries."""
+
+    topic: str
+    payload: bytes
+    ids: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Packed:
+    """A leased batch sorted into publishes and items dropped (by reason)."""
+
+    publishes: list[_Publish]
+    dropped: dict[str, list[str]]
+
+
+class MqttEventSender(_Sender):
+    """Deliver the `events` class to a cloud MQTT broker with QoS 1; ack on PUBACK only.
+
+    `topic` may hold `{kind}` (the event's kind). A round opens the session when it is
+    not open (a refused certificate or CONNACK is a failure like any other: backoff,
+    breaker, counted reason), leases up to `max_inflight` publishes' worth of events,
+    publishes them all, then acks in the outbox exactly the events whose PUBACK came
+    back with a success code. The rest are leased again: a re-send carries the same id.
+    """
+
+    name = "events"
+
+    def __init__(
+        self,
+        channel: Channel,
+        client: CloudMqttClient,
+        *,
+        topic: str,
+        limits: MqttLimits,
+        rate: RateLimit | None = None,
+    ) -> None:
+        super().__init__(channel)
+        self.client = client
+        self._topic = topic
+        self._limits = limits
+        self._rate = rate
+        self._per_publish = limits.events_per_publish
+
+    async def _round(self) -> bool:
+        if not self.client.connected:
+            try:
+                await self.client.connect()
+            except UplinkError as exc:
+                await self._failed(exc, classify(exc))
+                return True
+        count = self._limits.max_inflight * self._per_publish
+        batch = await asyncio.to_thread(
+            self.outbox.lease, self.klass, count, max_bytes=count * self._payload_limit()
+        )
+        if not batch:
+            return False
+        packed = self._pack(batch)
+        for reason, ids in packed.dropped.items():
+            log.error("uplink events: dropping %d event(s) (%s), e.g. %s", len(ids), reason, ids[0])
+            await asyncio.to_thread(self.outbox.ack, ids)
+            self.observer.dropped(self.name, reason, len(ids))
+        if packed.publishes:
+            await self._publish(packed.publishes)
+        return True
+
+    async def _publish(self, publishes: list[_Publish]) -> None:
+        self.observer.attempt(self.name)
+        started = time.monotonic()
+        sent: list[tuple[_Publish, asyncio.Future[None]]] = []
+        error: UplinkError | None = None
+        try:
+            for publish in publishes:
+                await self._rate_wait()
+                sent.append((publish, self.client.publish(publish.topic, publish.payload)))
+        except UplinkError as exc:
+            error = exc  # the session ended mid-way; what went out may still be acked
+        if sent:
+            _, pending = await asyncio.wait(
+                [f for _, f in sent], timeout=self._limits.ack_timeout_s
+            )
+            for future in pending:
+                future.cancel()
+            if pending and error is None:
+                error = UplinkTimeout(
+                    f"{len(pending)} PUBACK(s) missing after {self._limits.ack_timeout_s}s",
+                    timeout=self._limits.ack_timeout_s,
+                )
+                await self.client.close()  # a session that stopped answering: start afresh
+        acked: list[str] = []
+        wire_bytes = 0
+        refused: list[tuple[_Publish, UplinkError]] = []
+        for publish, future in sent:
+            if future.cancelled():
+                continue
+            problem = future.exception()
+            if problem is None:
+                acked.extend(publish.ids)
+                wire_bytes += len(publish.payload) + len(publish.topic)
+            elif isinstance(problem, UplinkError):
+                refused.append((publish, problem))
+            else:
+                raise problem
+        if acked:
+            await asyncio.to_thread(self.outbox.ack, acked)
+            rtt_ms = (time.monotonic() - started) * 1000
+            self.observer.delivered(
+                self.name, items=len(acked), wire_bytes=wire_bytes, round_trip_ms=rtt_ms
+            )
+        for publish, refusal in refused:
+            failure = classify(refusal)
+            if not failure.permanent:
+                error = error or refusal
+            elif len(publish.ids) > 1:
+                # One event the broker will never take must not sink its neighbours.
+                self._per_publish = 1
+                self.observer.failed(self.name, failure.reason)
+            else:
+                log.error("uplink events: broker refused %s for good: %s", publish.ids[0], refusal)
+                await asyncio.to_thread(self.outbox.ack, list(publish.ids))
+                self.observer.dropped(self.name, failure.reason, 1)
+        if error is not None:
+            await self._failed(error, classify(error))
+            return
+        if acked:
+            self._per_publish = self._limits.events_per_publish
+        await self._succeeded()
+
+    async def _rate_wait(self) -> None:
+        if self._rate is None:
+            return
+        wait = self._rate.delay_s()
+        if wait > 0:
+            self.observer.budget_wait(self.name, wait)
+            await asyncio.sleep(wait)
+        self._rate.take()
+
+    def _payload_limit(self) -> int:
+        """The largest PUBLISH payload: ours, or under the broker's Maximum Packet Size."""
+        limit = self._limits.max_payload_bytes
+        info = self.client.info
+        if info is not None and info.max_packet_size is not None:
+            # Fixed header (5) + topic length (2) + packet id (2) + properties (<= 5).
+            topic_bytes = len(self._topic.encode()) + 64  # `{kind}` replaced: room for it
+            limit = min(limit, info.max_packet_size - topic_bytes - 14)
+        return max(1, limit)
+
+    def _pack(self, batch: list[OutboxItem]) -> _Packed:
+        """Sort leased events into publishes, in lease order, within the limits."""
+        limit = self._payload_limit()
+        per = self._per_publish
+        packed = _Packed([], {})
+        open_groups: dict[str, list[OutboxItem]] = {}
+
+        def close(topic: str) -> None:
+            group = open_groups.pop(topic)
+            body = (
+                group[0].payload if per == 1 else b"[" + b",".join(i.payload for i in group) + b"]"
+            )
+            packed.publishes.append(_Publish(topic, body, tuple(i.id for i in group)))
+
+        for item in batch:
+            topic, reason = self._topic_for(item)
+            if reason is None and len(item.payload) + (0 if per == 1 else 2) > limit:
+                reason = "oversize"
+            if reason is not None:
+                packed.dropped.setdefault(reason, []).append(item.id)
+                continue
+            group = open_groups.get(topic)
+            if group is not None and (
+                len(group) >= per
+                or sum(len(i.payload) + 1 for i in group) + len(item.payload) + 1 > limit
+            ):
+                close(topic)
+                group = None
+            open_groups.setdefault(topic, []).append(item)
+        for topic in list(open_groups):
+            close(topic)
+        return packed
+
+    def _topic_for(self, item: OutboxItem) -> tuple[str, str | None]:
+        """The item's topic, or a drop reason (`unusable`, `bad_topic`)."""
+        if "{kind}" not in self._topic:
+            return self._topic, None
+        try:
+            kind = json.loads(item.payload)["kind"]
+        except (ValueError, KeyError, TypeError):
+            return "", "unusable"
+        if not isinstance(kind, str) or not kind or any(c in kind for c in "+#\0"):
+            return "", "bad_topic"
+        topic = self._topic.replace("{kind}", kind)
+        if topic.count("/") + 1 > self._limits.max_topic_levels:
+            return "", "bad_topic"
+        return topic, None

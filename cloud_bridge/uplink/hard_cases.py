@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ __all__ = [
     "HardCase",
     "Outcome",
     "Verdict",
+    "verdict_from_message",
     "verdict_from_response",
 ]
 
@@ -176,3 +178,44 @@ def _crop_boxes(response: InferenceResponse) -> tuple[CropBox, ...]:
         if x2 > x1 and y2 > y1:
             out.append(CropBox(x1, y1, x2, y2))
     return tuple(out)
+
+
+def verdict_from_message(payload: bytes) -> Verdict:
+    """Read a verdict the cloud published on a broker topic; ValueError when it is not one.
+
+    The message is one JSON object: ``{"hard_case": {"id", "source", "label", "score",
+    "band_middle"?, "extra"?}, "verdict": "confirmed" | "rejected" | "relabelled",
+    "cloud_label", "cloud_score", "model", "model_version"?, "people"?: [{"x1", "y1",
+    "x2", "y2"}]}`` (boxes as fractions of the crop, as the `boxes` output).
+    """
+    try:
+        raw = json.loads(payload)
+        case_raw = raw["hard_case"]
+        case = HardCase(
+            id=str(case_raw["id"]),
+            source=str(case_raw["source"]),
+            label=str(case_raw["label"]),
+            score=float(case_raw["score"]),
+            band_middle=float(case_raw.get("band_middle", case_raw["score"])),
+            extra=dict(case_raw.get("extra") or {}),
+        )
+        people = tuple(
+            CropBox(*(min(1.0, max(0.0, float(box[k]))) for k in ("x1", "y1", "x2", "y2")))
+            for box in raw.get("people") or ()
+        )
+        version = raw.get("model_version")
+        scores = (case.score, case.band_middle, float(raw["cloud_score"]))
+        if not all(math.isfinite(x) for x in scores):
+            raise ValueError("scores must be finite numbers")
+        return Verdict(
+            hard_case=case,
+            outcome=Outcome(raw["verdict"]),
+            cloud_label=str(raw["cloud_label"]),
+            cloud_score=float(raw["cloud_score"]),
+            model_name=str(raw["model"]),
+            model_version=None if version is None else str(version),
+            round_trip_ms=0.0,
+            people=tuple(p for p in people if p.x2 > p.x1 and p.y2 > p.y1),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise ValueError(f"not a verdict message: {exc!r}") from exc

@@ -8,6 +8,7 @@ value object; the gateway builds it from its config.
 from __future__ import annotations
 
 import random
+import re
 from dataclasses import dataclass, field
 
 from cloud_bridge.errors import (
@@ -15,6 +16,7 @@ from cloud_bridge.errors import (
     UplinkError,
     UplinkHTTPError,
     UplinkProtocolError,
+    UplinkRefused,
     UplinkTimeout,
 )
 
@@ -24,6 +26,10 @@ __all__ = ["Failure", "RetryPolicy", "classify"]
 # 501 (Not Implemented: KServe's answer to any `/versions/{v}/` route) and 505 (HTTP
 # Version Not Supported) are 5xx but say the same of this request, not the server's health.
 _PERMANENT_STATUSES = frozenset({400, 413, 415, 422, 501, 505})
+# MQTT 5 reason codes that refuse the message itself, not the session: Packet too large,
+# Payload format invalid (MQTT 5 section 2.4). Not authorized (0x87), Quota exceeded
+# (0x97) and the rest are about the deployment: keep the items and retry.
+_PERMANENT_MQTT_CODES = frozenset({0x95, 0x99})
 
 
 @dataclass(slots=True)
@@ -86,6 +92,10 @@ def classify(exc: UplinkError) -> Failure:
         return Failure("tls" if exc.tls else "connection")
     if isinstance(exc, UplinkProtocolError):
         return Failure("protocol")
+    if isinstance(exc, UplinkRefused):
+        slug = re.sub(r"[^a-z0-9]+", "_", exc.name.lower()).strip("_") or f"code_{exc.code}"
+        permanent = exc.stage == "publish" and exc.code in _PERMANENT_MQTT_CODES
+        return Failure(slug, permanent=permanent)
     if isinstance(exc, UplinkHTTPError):
         if exc.status in _PERMANENT_STATUSES:
             return Failure(f"http_{exc.status}", permanent=True)

@@ -159,8 +159,9 @@ def to_float(value: object, field: str, *, strings: bool = False) -> float | Dec
     """
     if isinstance(value, bool):
         return 1.0 if value else 0.0
-    if isinstance(value, str) and strings and _NUMBER.fullmatch(value.strip()):
-        value = float(value)
+    if isinstance(value, str) and strings and _NUMBER.fullmatch(stripped := value.strip()):
+        # str.strip() also drops Unicode separators (\x1c-\x1f) that float() refuses.
+        value = float(stripped)
     if isinstance(value, int):
         try:
             return float(value)

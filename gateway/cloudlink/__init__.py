@@ -2,12 +2,15 @@
 
 Events.emit ──> OutboxWriter (sink; in-memory handoff) ──to_thread──> Outbox (SQLite)
 Outbox ──> EventSender ──> POST <url>/v1/events (gzip JSON batches)
+       ├─> MqttEventSender ──> QoS 1 PUBLISH to a cloud broker (events.transport: mqtt)
        └─> HardCaseSender ──> OIP infer <model> ──> VerdictPublisher ──> cloud.verdict
 
 `Cloud`, the handle `start` returns, answers `outbox/stats` and `outbox/flush` and
 restarts the whole link on a reload that changes the `cloud:` section (senders first,
-then the writer commits what it holds, then the outbox closes; the new link reopens
-the same SQLite file, so nothing waiting is lost).
+the MQTT one's cloud-broker session included, then the writer commits what it holds,
+then the outbox closes; the new link reopens the same SQLite file, so nothing waiting
+is lost). Its health check (a sender whose last attempt failed) follows the link
+across reloads.
 """
 
 from __future__ import annotations
@@ -46,7 +49,12 @@ class Cloud:
         """Open the outbox and start the uplink when enabled; register the commands."""
         self._ctx.commands.register("outbox/stats", self._cmd_stats)
         self._ctx.commands.register("outbox/flush", self._cmd_flush)
+        self._ctx.health.add(self.health_problems)
         await self._open(self._ctx)
+
+    def health_problems(self) -> list[str]:
+        """The running link's problems (a failing sender); none when the link is off."""
+        return [] if self._link is None else self._link.health_problems()
 
     async def _open(self, ctx: RuntimeContext) -> None:
         cfg = ctx.config.cloud
@@ -71,11 +79,27 @@ class Cloud:
                 "cloud: the token is sent in clear text to %s (plain HTTP, allow_insecure: true)",
                 ", ".join(insecure),
             )
+        broker = cfg.events.mqtt
+        if broker is not None and cfg.events.transport == "mqtt":
+            events = f"cloud broker (cloud.events.mqtt) mqtt://{broker.host}:{broker.port}"
+            events += f" ({broker.topic})"
+            if not broker.tls.enabled:
+                log.warning(
+                    "cloud: events go to %s in clear text (events.mqtt.tls off)", broker.host
+                )
+        else:
+            events = "event sink (cloud.events_url) " + redact_urls(
+                str(cfg.event_sink_url() or "none")
+            )
+        oip = cfg.oip_base_url()
+        if oip is None:
+            log.warning(
+                "cloud: no OIP server: hard cases are not judged (they expire in the outbox)"
+            )
         log.info(
-            "cloud link started: event sink (cloud.events_url) %s, OIP server (cloud.oip_url) %s, "
-            "model %s",
-            redact_urls(str(cfg.event_sink_url() or "none")),
-            redact_urls(str(cfg.oip_base_url())),
+            "cloud link started: %s, OIP server (cloud.oip_url) %s, model %s",
+            events,
+            redact_urls(str(oip or "none")),
             cfg.model,
         )
 

@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from cloud_bridge.mqtt import CloudMqttClient, IncomingMessage
 from cloud_bridge.oip import OipClient
 from cloud_bridge.outbox import Outbox, OutboxItem
 from cloud_bridge.uplink import (
@@ -17,19 +18,26 @@ from cloud_bridge.uplink import (
     EventClient,
     EventSender,
     HardCaseSender,
+    MqttEventSender,
+    MqttLimits,
+    RateLimit,
     RetryPolicy,
     Verdict,
+    verdict_from_message,
 )
 from gateway.cloudlink.observe import OutboxStatsPoller, StatsObserver
 from gateway.cloudlink.sink import EVENTS, HARD_CASES, EventRouter, OutboxWriter, class_policies
-from gateway.config.cloud import CloudSection
+from gateway.config.cloud import CloudMqttSection, CloudSection
 from gateway.datadir import default_data_dir
+from gateway.logs import RateLimitedLog, redact_urls
+from gateway.mqtt.tls import tls_context
 from gateway.runtime.supervisor import Component
 from gateway.stats_registry import Stats
 
 __all__ = ["CloudLink", "outbox_path"]
 
 log = logging.getLogger(__name__)
+_limited = RateLimitedLog(log)
 
 EVENT_SINK = "event sink (cloud.events_url)"
 OIP_SERVER = "OIP server (cloud.oip_url)"
@@ -70,8 +78,10 @@ class CloudLink:
         outbox: Outbox,
         stats: Stats,
         on_verdict: Callable[[Verdict], object],
+        gateway_id: str,
     ) -> None:
         self.cfg = cfg
+        self.gateway_id = gateway_id
         self.outbox = outbox
         self._stats = stats
         self._on_verdict = on_verdict
@@ -83,7 +93,7 @@ class CloudLink:
             max_items=cfg.outbox.handoff_max_items,
             on_stored=self._stored,
         )
-        self.event_sender: EventSender | None = None
+        self.event_sender: EventSender | MqttEventSender | None = None
         self.hard_case_sender: HardCaseSender | None = None
         self._channels = {klass: self._channel(klass) for klass in (EVENTS, HARD_CASES)}
         self.budget = Budget(cfg.budget.calls_per_min, cfg.budget.bytes_per_hour)
@@ -102,16 +112,35 @@ class CloudLink:
         await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
         outbox = await asyncio.to_thread(Outbox, path, policies=class_policies(cfg))
         log.info("cloud outbox at %s", path)
-        return cls(cfg=cfg, outbox=outbox, stats=stats, on_verdict=on_verdict)
+        return cls(
+            cfg=cfg, outbox=outbox, stats=stats, on_verdict=on_verdict, gateway_id=gateway_id
+        )
 
     def components(self) -> list[Component]:
         """The supervised components, in start order."""
-        return [
+        components: list[Component] = [
             _Task("cloud-outbox", self._hold_outbox),
             self.writer,
             OutboxStatsPoller(outbox=self.outbox, stats=self._stats),
             _Task("cloud-events", self._run_events),
-            _Task("cloud-hard-cases", self._run_hard_cases),
+        ]
+        if self.cfg.oip_base_url() is not None:
+            components.append(_Task("cloud-hard-cases", self._run_hard_cases))
+        return components
+
+    def health_problems(self) -> list[str]:
+        """Why the uplink is not healthy now: a sender whose last attempt failed."""
+        transport = self.cfg.events.transport
+        senders = (
+            (f"events ({transport})", self.event_sender),
+            ("hard cases", self.hard_case_sender),
+        )
+        return [
+            redact_urls(
+                f"cloud {name}: {sender.last_error} (circuit {sender.breaker.state.name.lower()})"
+            )
+            for name, sender in senders
+            if sender is not None and sender.last_error is not None
         ]
 
     def _channel(self, klass: str) -> Channel:
@@ -148,6 +177,9 @@ class CloudLink:
 
     async def _run_events(self) -> None:
         cfg = self.cfg
+        if cfg.events.mqtt is not None and cfg.events.transport == "mqtt":
+            await self._run_events_mqtt(cfg.events.mqtt)
+            return
         url = cfg.event_sink_url()
         if url is None:  # an OIP-only cloud: the section forwards only hard cases then
             log.info("cloud: no event sink (cloud.events_url); only hard cases go upstream")
@@ -193,3 +225,52 @@ class CloudLink:
                 where=f"{OIP_SERVER} {base}",
             )
             await self.hard_case_sender.run()
+
+    async def _run_events_mqtt(self, broker: CloudMqttSection) -> None:
+        gid = self.gateway_id
+        subscriptions = (
+            [broker.verdicts_topic.replace("{gateway_id}", gid)] if broker.verdicts_topic else []
+        )
+        rate = broker.max_publishes_per_s
+        async with CloudMqttClient(
+            broker.host,
+            broker.port,
+            client_id=broker.client_id or f"edgegw-{gid}",
+            ssl_context=tls_context(broker.tls),
+            protocol=broker.protocol,
+            keepalive_s=broker.keepalive_s,
+            connect_timeout_s=broker.connect_timeout_s,
+            max_inflight=broker.max_inflight,
+            subscriptions=subscriptions,
+            on_message=self._cloud_message,
+            on_lost=self._cloud_lost,
+        ) as client:
+            self.event_sender = MqttEventSender(
+                self._channels[EVENTS],
+                client,
+                topic=broker.topic.replace("{gateway_id}", gid),
+                limits=MqttLimits(
+                    max_payload_bytes=broker.max_payload_bytes,
+                    max_topic_levels=broker.max_topic_levels,
+                    events_per_publish=broker.events_per_publish,
+                    max_inflight=broker.max_inflight,
+                    ack_timeout_s=broker.ack_timeout_s,
+                ),
+                rate=None if rate is None else RateLimit(rate, burst=max(1, round(rate / 10))),
+            )
+            await self.event_sender.run()
+
+    def _cloud_lost(self, why: str) -> None:
+        del why  # the client logged it; the sender reconnects (with verdicts subscribed)
+        if self.event_sender is not None:
+            self.event_sender.notify()
+
+    def _cloud_message(self, message: IncomingMessage) -> None:
+        try:
+            verdict = verdict_from_message(message.payload)
+        except ValueError as exc:
+            self.observer.failed("verdicts", "bad_message")
+            _limited.warning("cloud-verdict", "cloud verdict on %s ignored: %s", message.topic, exc)
+            return
+        self.observer.verdict(verdict)
+        self._on_verdict(verdict)

@@ -28,6 +28,9 @@ class StatsObserver:
         )
         self._bytes = stats.counter("cloud_uplink_bytes", "Bytes sent upstream.", ["channel"])
         self._rtt = stats.gauge("cloud_round_trip_ms", "Last successful round trip.", ["channel"])
+        self._rtt_s = stats.counter(
+            "cloud_round_trip_seconds", "Seconds of successful round trips (sum).", ["channel"]
+        )
         self._circuit = stats.gauge(
             "cloud_circuit_state", "0 closed, 1 half-open, 2 open.", ["channel"]
         )
@@ -45,6 +48,7 @@ class StatsObserver:
         self._delivered.labels(channel).inc(items)
         self._bytes.labels(channel).inc(wire_bytes)
         self._rtt.labels(channel).set(round(round_trip_ms, 1))
+        self._rtt_s.labels(channel).inc(round_trip_ms / 1000.0)
 
     def failed(self, channel: str, reason: str) -> None:
         """Count a failure."""

@@ -1,4 +1,5 @@
-"""The `cloud:` section: event sink, Open Inference Protocol model, outbox, retries, budgets."""
+"""The `cloud:` section: event sink (HTTP or a cloud MQTT broker), Open Inference Protocol
+model, outbox, retries, budgets."""
 
 from __future__ import annotations
 
@@ -6,9 +7,10 @@ from ipaddress import ip_address
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from gateway.config.base import OptionalSecret, Section
+from gateway.config.mqtt import TlsConfig
 from gateway.config.paths import ConfigPath
 from gateway.kinds import Kind, kinds_matching
 
@@ -105,6 +107,117 @@ class BudgetSection(Section):
     )
 
 
+_TOPIC_FIELDS = ("{gateway_id}", "{kind}")
+
+
+def _topic_template(template: str) -> str:
+    rest = template
+    for field in _TOPIC_FIELDS:
+        rest = rest.replace(field, "x")
+    if any(c in rest for c in "+#{}\0") or not rest or rest.startswith("$"):
+        msg = (
+            f"{template!r}: a topic to publish to takes no wildcards (+ #), no leading $, "
+            f"and only the fields {', '.join(_TOPIC_FIELDS)}"
+        )
+        raise ValueError(msg)
+    return template
+
+
+TopicTemplate = Annotated[str, AfterValidator(_topic_template)]
+"""A publish topic with `{gateway_id}` and `{kind}` filled in per event."""
+
+
+class CloudMqttSection(Section):
+    """The cloud broker events are published to (AWS IoT Core, EMQX, HiveMQ, Mosquitto).
+
+    Defaults follow AWS IoT Core's quotas: 128 KB payloads, 100 publishes/s per
+    connection, topics of at most 8 levels.
+    """
+
+    host: str = Field(..., min_length=1, description="Broker host name, e.g. "
+                      "`abc123-ats.iot.eu-west-1.amazonaws.com`.")  # fmt: skip
+    port: int = Field(8883, ge=1, le=65535, description="Broker port (8883: MQTT over TLS).")
+    protocol: Literal["5", "3.1.1"] = Field(
+        "5",
+        description="MQTT version. 5 tells a refused publish (ACL) by its PUBACK reason "
+        "code; under 3.1.1 a broker acknowledges or disconnects, and Mosquitto drops a "
+        "refused publish silently.",
+    )
+    client_id: str | None = Field(
+        None, min_length=1, max_length=128,
+        description="MQTT client id (AWS IoT: the thing name); `edgegw-<gateway id>` when unset.",
+    )  # fmt: skip
+    tls: TlsConfig = Field(
+        default_factory=lambda: TlsConfig(enabled=True),
+        description="TLS: the CA of the broker and this gateway's client certificate and key.",
+    )
+    topic: TopicTemplate = Field(
+        "fleet/{gateway_id}/events/{kind}",
+        description="Topic each event is published to; `{gateway_id}` and `{kind}` are filled in.",
+    )
+    verdicts_topic: TopicTemplate | None = Field(
+        None,
+        description="Subscribe here (e.g. `fleet/{gateway_id}/verdicts`) for hard-case "
+        "verdicts the cloud publishes; null: verdicts come only from the OIP answer.",
+    )
+    keepalive_s: int = Field(60, ge=5, le=1_200, description="MQTT keepalive (AWS: <= 1200).")
+    connect_timeout_s: float = Field(10.0, gt=0, le=300, description="TCP+TLS+CONNACK timeout.")
+    ack_timeout_s: float = Field(
+        10.0, gt=0, le=600, description="PUBACKs of one round must come within this."
+    )
+    max_payload_bytes: int = Field(
+        128_000, ge=256, le=268_435_455,
+        description="Largest publish payload; a bigger event is dropped and counted "
+        "(`cloud_dropped{reason=oversize}`). A smaller broker Maximum Packet Size wins.",
+    )  # fmt: skip
+    max_publishes_per_s: float | None = Field(
+        100.0, gt=0, le=1_000_000, description="Publish rate cap; null: none."
+    )
+    max_topic_levels: int = Field(
+        8, ge=1, le=1_000, description="Most topic levels the broker takes (AWS: 8)."
+    )
+    events_per_publish: int = Field(
+        1, ge=1, le=10_000,
+        description="1: one JSON event per publish; more: up to this many events of one "
+        "kind as one JSON array per publish (fewer, larger messages).",
+    )  # fmt: skip
+    max_inflight: int = Field(20, ge=1, le=65_535, description="Publishes awaiting PUBACK.")
+
+    @field_validator("tls", mode="before")
+    @classmethod
+    def _tls_on_unless_said(cls, value: object) -> object:
+        # A cloud broker speaks TLS: a `tls:` block with files but no `enabled` means on.
+        if isinstance(value, dict) and "enabled" not in value:
+            return {**value, "enabled": True}
+        return value
+
+    @model_validator(mode="after")
+    def _levels(self) -> CloudMqttSection:
+        for topic in (self.topic, self.verdicts_topic):
+            if topic is not None and topic.count("/") + 1 > self.max_topic_levels:
+                msg = f"topic {topic!r} has more than max_topic_levels ({self.max_topic_levels})"
+                raise ValueError(msg)
+        return self
+
+
+class EventsUplinkSection(Section):
+    """How events go upstream: `http` (POST to the event sink) or `mqtt` (a cloud broker)."""
+
+    transport: Literal["http", "mqtt"] = Field(
+        "http",
+        description="`http`: POST gzip JSON batches to `url` + `events_path`. `mqtt`: "
+        "publish each event (QoS 1) to the broker in `mqtt`. Hard cases go to OIP over "
+        "HTTP either way.",
+    )
+    mqtt: CloudMqttSection | None = Field(None, description="The cloud broker (transport mqtt).")
+
+    @model_validator(mode="after")
+    def _broker_when_mqtt(self) -> EventsUplinkSection:
+        if self.transport == "mqtt" and self.mqtt is None:
+            raise ValueError("cloud.events.mqtt (host, tls, ...) is required with transport mqtt")
+        return self
+
+
 class CloudSection(Section):
     """The cloud side: two endpoints, the event sink and the Open Inference Protocol server.
 
@@ -118,14 +231,15 @@ class CloudSection(Section):
         None,
         pattern=r"^https?://",
         description="Base URL of edgegw's own cloud (`edgegw cloud serve`), which serves "
-        "both endpoints: the default of `events_url` (url + events_path) and `oip_url`.",
+        "both endpoints: the default of `events_url` (url + events_path) and `oip_url`. "
+        "With events.transport mqtt and no url or oip_url, hard cases are not judged.",
     )
     events_url: str | None = Field(
         None,
         pattern=r"^https?://",
         description="The event sink: full URL that takes event batches, e.g. "
         "https://cloud:8080/v1/events; default `url` + `events_path`. OIP servers "
-        "(KServe, MLServer) have none.",
+        "(KServe, MLServer) have none. Unused with events.transport mqtt.",
     )
     token: OptionalSecret = Field(
         None, description="Bearer token; prefer `${ENV_VAR}`. Empty (an unset `${VAR:-}`): none."
@@ -173,6 +287,9 @@ class CloudSection(Section):
         description="Event kinds never sent upstream, even if forwarded (shell patterns, e.g. "
         "`sensor.summary` to keep summaries local).",
     )
+    events: EventsUplinkSection = Field(
+        default_factory=EventsUplinkSection, description="Event transport (http or mqtt)."
+    )
     outbox: OutboxSection = Field(default_factory=OutboxSection, description="Durable outbox.")
     retry: RetrySection = Field(default_factory=RetrySection, description="Retry backoff.")
     breaker: BreakerSection = Field(default_factory=BreakerSection, description="Breaker.")
@@ -193,15 +310,18 @@ class CloudSection(Section):
 
     @model_validator(mode="after")
     def _url_when_enabled(self) -> CloudSection:
-        if self.enabled and self.oip_base_url() is None:
+        mqtt = self.events.transport == "mqtt"
+        if self.enabled and self.oip_base_url() is None and not mqtt:
             raise ValueError(
                 "the OIP server is not set: give cloud.oip_url (or cloud.url for edgegw's "
-                "own cloud) when cloud.enabled is true"
+                "own cloud) when cloud.enabled is true (with events.transport: mqtt it may "
+                "be left out: hard cases are then not judged)"
             )
-        if self.enabled and self.event_sink_url() is None and self.forwards_events():
+        if self.enabled and self.event_sink_url() is None and self.forwards_events() and not mqtt:
             raise ValueError(
                 "the event sink is not set: give cloud.events_url (or cloud.url), or forward "
-                "only hard cases (forward_kinds: [vision.hard_case]) to an OIP-only cloud"
+                "only hard cases (forward_kinds: [vision.hard_case]) to an OIP-only cloud, "
+                "or send events to a cloud broker (events.transport: mqtt)"
             )
         if self.insecure_urls() and not self.allow_insecure:
             listed = ", ".join(self.insecure_urls())

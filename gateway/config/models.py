@@ -9,6 +9,7 @@ from pydantic import Field, field_validator, model_validator
 
 from gateway.config.base import Section
 from gateway.config.cloud import CloudSection
+from gateway.config.costs import CostsSection
 from gateway.config.homeassistant import HomeAssistantSection
 from gateway.config.mqtt import MqttConfig
 from gateway.config.sections import GatewaySection, LoggingSection, StatsSection
@@ -38,6 +39,10 @@ class GatewayConfig(Section):
     cloud: CloudSection = Field(default_factory=CloudSection, description="Cloud bridge.")
     homeassistant: HomeAssistantSection = Field(
         default_factory=HomeAssistantSection, description="Home Assistant MQTT discovery."
+    )
+    costs: CostsSection = Field(
+        default_factory=CostsSection,
+        description="Energy and money estimates: board, radio, cloud, coefficients.",
     )
 
     @field_validator("sensors", "cameras", "models")

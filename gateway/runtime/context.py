@@ -16,6 +16,7 @@ from gateway.events import Events
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import Commands
+from gateway.runtime.http import HealthChecks
 from gateway.runtime.supervisor import Supervisor
 from gateway.stats_registry import Stats
 
@@ -31,6 +32,8 @@ class RuntimeContext:
     events: Events
     supervisor: Supervisor
     commands: Commands
+    health: HealthChecks = field(default_factory=HealthChecks)
+    """Add a check here to have its problems on `/healthz` and the `ping` command."""
 
 
 @dataclass(slots=True)

@@ -33,7 +33,7 @@ from gateway.mqtt.bus import MqttBus, SubscriptionWatch
 from gateway.mqtt.topics import Topics
 from gateway.runtime.commands import CommandRequest, Commands
 from gateway.runtime.context import PipelineHandle, PipelineStart, ReloadReport, RuntimeContext
-from gateway.runtime.http import Credentials, HttpEndpoint
+from gateway.runtime.http import Credentials, HealthChecks, HttpEndpoint
 from gateway.runtime.stats_publisher import StatsPublisher
 from gateway.runtime.status import StatusBoard
 from gateway.runtime.supervisor import Supervisor
@@ -85,6 +85,7 @@ class Gateway:
         self.board = StatusBoard(config=config, stats=self.stats, health=self.health_problems)
         self.http: HttpEndpoint | None = None
         self.started = asyncio.Event()
+        self.health = HealthChecks()
         self._ctx: RuntimeContext | None = None
         self._handles: list[PipelineHandle] = []
         self._reload_lock = asyncio.Lock()
@@ -100,6 +101,7 @@ class Gateway:
             problems.extend(f"mqtt subscription {r}" for r in self.bus.refused())
         if self.supervisor is not None:
             problems.extend(f"component {n} is restarting" for n in self.supervisor.failing)
+        problems.extend(self.health.problems())
         return problems
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -142,6 +144,7 @@ class Gateway:
                 events=self.events,
                 supervisor=supervisor,
                 commands=commands,
+                health=self.health,
             )
             for start in self.pipelines:
                 handle = await start(ctx)
@@ -289,6 +292,7 @@ class Gateway:
             events=self._ctx.events,
             supervisor=self.supervisor,
             commands=self._ctx.commands,
+            health=self.health,  # the checks pipelines added stay (the cloud link's)
         )
         for handle in self._handles:
             report.merge(await handle.reload(ctx))

@@ -122,6 +122,22 @@ class Credentials:
         return web.json_response({"error": "unauthorized"}, status=401, headers=headers)
 
 
+class HealthChecks:
+    """The checks pipelines add at start (the cloud link: a failing uplink)."""
+
+    def __init__(self) -> None:
+        self._checks: list[HealthCheck] = []
+
+    def add(self, check: HealthCheck) -> Callable[[], None]:
+        """Add `check`; return the function that removes it."""
+        self._checks.append(check)
+        return lambda: self._checks.remove(check) if check in self._checks else None
+
+    def problems(self) -> list[str]:
+        """Every check's problems, in the order the checks were added."""
+        return [problem for check in self._checks for problem in check()]
+
+
 class HttpEndpoint:
     """Component `http`: serves the stats, health and (optionally) the status page."""
 

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.config import GatewayConfig
+from gateway.config.cloud import CloudSection
 from gateway.events import Event, Kind
 from gateway.logs import redact_urls
 from gateway.mqtt.bus import Message, MqttBus, Subscription
@@ -99,6 +100,15 @@ def _metric(snapshot: dict[str, SnapshotValue], name: str, key: str | None = Non
             return float(sum(value.values()))
         return float(value.get(key, 0.0))
     return float(value) if value is not None else 0.0
+
+
+def _events_to(cloud: CloudSection) -> str:
+    """Where events go: the cloud broker (transport mqtt) or the event sink's URL."""
+    broker = cloud.events.mqtt
+    if cloud.events.transport == "mqtt" and broker is not None:
+        scheme = "mqtts" if broker.tls.enabled else "mqtt"
+        return f"{scheme}://{broker.host}:{broker.port}"
+    return redact_urls(str(cloud.event_sink_url() or "none"))
 
 
 def _largest(snapshot: dict[str, SnapshotValue], name: str) -> float:
@@ -334,6 +344,8 @@ class StatusBoard:
         return {
             "enabled": True,
             "url": redact_urls(str(cloud.url)),
+            "transport": cloud.events.transport,
+            "events_to": _events_to(cloud),
             "model": cloud.model,
             "delivered": _metric(snap, "cloud_delivered_total"),
             "failures": _metric(snap, "cloud_failures_total"),

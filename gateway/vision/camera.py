@@ -184,7 +184,9 @@ class CameraWorker:
                     self._do(item)
                     continue
                 self._next_at = time.monotonic() + self._min_interval_s
+                cpu = time.thread_time()
                 self._process(item)
+                self.stats.cpu_seconds.inc(time.thread_time() - cpu)
         except Exception as exc:
             log.exception("camera %s: worker failed", self.camera_id)
             if self._on_failure is not None:

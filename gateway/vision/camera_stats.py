@@ -19,6 +19,7 @@ __all__ = ["CameraStats"]
 
 _FPS_WINDOW_S = 5.0
 _LATENCY_WINDOW = 256  # last N processed frames for the inference percentiles
+_EVENT_WINDOW = 4096  # last N events (and verdicts) for the arrival -> event percentiles
 
 
 class CameraStats:
@@ -77,12 +78,20 @@ class CameraStats:
             "Source, model and frame-processing errors, by reason.",
             ["camera", "reason"],
         )
+        self.cpu_seconds = stats.counter(
+            "camera_cpu_seconds",
+            "CPU seconds of the camera's worker thread (decode, motion, model, tracker, "
+            "crops); a model's extra interpreter threads (num_threads > 1) are not in it.",
+            lbl,
+        ).labels(camera)
         self.ready = stats.gauge(
             "camera_ready", "1 while the camera's model is loaded and its worker runs.", lbl
         ).labels(camera)
         self._lock = threading.Lock()
         self._arrivals: deque[float] = deque()
         self._latency_ms: deque[float] = deque(maxlen=_LATENCY_WINDOW)
+        self._event_ms: deque[float] = deque(maxlen=_EVENT_WINDOW)
+        self._verdict_ms: deque[float] = deque(maxlen=_EVENT_WINDOW)
         self._processed = 0
         self._with_motion = 0
         for name, doc, fn in (
@@ -92,6 +101,23 @@ class CameraStats:
             ("camera_inference_ms_p95", "95th percentile detector ms per frame.", self.p95),
         ):
             stats.gauge(name, doc, lbl).labels(camera).set_function(fn)
+        for name, doc, window in (
+            (
+                "camera_event_latency_ms",
+                "Frame arrival -> its vision.detection event handed to the local MQTT "
+                "client, ms (last 4096 events)",
+                self._event_ms,
+            ),
+            (
+                "camera_verdict_latency_ms",
+                "Arrival of a hard case's frame -> the cloud's verdict applied, ms (last 4096)",
+                self._verdict_ms,
+            ),
+        ):
+            for q in (50, 99):
+                stats.gauge(f"{name}_p{q}", f"{doc}: {q}th percentile.", lbl).labels(
+                    camera
+                ).set_function(self._percentile_of(window, q))
 
     def frame_arrived(self, now: float | None = None) -> None:
         """Count one received frame."""
@@ -138,6 +164,29 @@ class CameraStats:
             self._with_motion += motion
             if calls:
                 self._latency_ms.append(inference_ms)
+
+    def event_latency(self, ms: float) -> None:
+        """Record one frame arrival -> local event latency."""
+        with self._lock:
+            self._event_ms.append(ms)
+
+    def verdict_latency(self, ms: float) -> None:
+        """Record one frame arrival -> cloud verdict applied latency."""
+        with self._lock:
+            self._verdict_ms.append(ms)
+
+    def latencies(self) -> tuple[list[float], list[float]]:
+        """The recorded event and verdict latencies, ms (oldest first)."""
+        with self._lock:
+            return list(self._event_ms), list(self._verdict_ms)
+
+    def _percentile_of(self, window: deque[float], q: float) -> Callable[[], float]:
+        def read() -> float:
+            with self._lock:
+                values = list(window)
+            return round(float(np.percentile(values, q)), 3) if values else 0.0
+
+        return read
 
     def fps_in(self) -> float:
         """Return frames received per second over the last few seconds."""

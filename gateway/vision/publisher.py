@@ -91,6 +91,7 @@ __all__ = ["Applied", "CameraPublisher", "detection_data"]
 SPLIT_IDS = 1_000_000
 """Ids of the tracks a split makes start here (the tracker's ids stay below)."""
 _REMEMBER_ENDED = 256
+_REMEMBER_CASES = 1024  # hard cases awaiting a verdict, for the verdict latency
 _PEOPLE_SLACK = 0.5  # a person box must overlap the case's box grown by this fraction
 
 
@@ -219,8 +220,13 @@ class CameraPublisher:
         stats: CameraStats,
         labels: Iterable[str] = (),
         remember_ended: int = _REMEMBER_ENDED,
+        measure_latency: bool = True,
     ) -> None:
         self.camera = camera.id
+        self._measure = measure_latency
+        """Frame times are monotonic arrival times: record arrival -> event/verdict latency."""
+        self._arrived: float | None = None
+        self._case_frames: OrderedDict[str, float] = OrderedDict()
         self._cfg = camera.events
         self._escalate = camera.escalation.enabled
         esc = camera.escalation
@@ -261,6 +267,13 @@ class CameraPublisher:
         """Publish the events of one processed frame."""
         now = outcome.received_at  # frame time: the update limit holds for replays too
         self._now = now
+        self._arrived = now if self._measure else None
+        try:
+            self._handle(outcome, now)
+        finally:
+            self._arrived = None
+
+    def _handle(self, outcome: FrameOutcome, now: float) -> None:
         for report in outcome.started:
             self._maybe_announce(report.track, report.snapshot, now)
             self._maybe_hard_case(report, "first", now)
@@ -395,6 +408,10 @@ class CameraPublisher:
             faces=report.faces,
         )
         a.crops += 1
+        if self._measure:
+            self._case_frames[event.id] = now
+            while len(self._case_frames) > _REMEMBER_CASES:
+                self._case_frames.popitem(last=False)
         self._bus.publish(self.media_topic, report.crop, qos=0)
         self._events.emit(event)
         self._stats.hard_cases.inc()
@@ -417,6 +434,9 @@ class CameraPublisher:
 
     def apply_verdict(self, verdict_id: str, verdict: VerdictData) -> Applied:
         """Correct the track `verdict` judged; return what it did (`Applied`)."""
+        arrived = self._case_frames.pop(verdict.hard_case_id, None)
+        if arrived is not None:
+            self._stats.verdict_latency(1000.0 * (time.monotonic() - arrived))
         tid = verdict.track_id
         a = None if tid is None else (self._announced.get(tid) or self._ended.get(tid))
         if a is None or a.track is None:
@@ -540,6 +560,8 @@ class CameraPublisher:
         event = self._events.make(source=self.camera, kind=DETECTION, data=data.to_data())
         self._events.emit(event)
         self._stats.events.inc()
+        if self._arrived is not None:
+            self._stats.event_latency(1000.0 * (time.monotonic() - self._arrived))
         return event.id
 
     def _snapshot(self, jpeg: bytes, score: float) -> _Snapshot:

@@ -16,7 +16,15 @@ def from_topic() -> PlainDecoder:
 
 @pytest.mark.parametrize(
     ("payload", "value"),
-    [(b"21.5", 21.5), (b" -3 \n", -3.0), (b"1e2", 100.0), (b"0", 0.0), (b".5", 0.5)],
+    [
+        (b"21.5", 21.5),
+        (b" -3 \n", -3.0),
+        (b"1e2", 100.0),
+        (b"0", 0.0),
+        (b".5", 0.5),
+        (b"\x1d-3e1", -30.0),
+        (b"21.\x1e", 21.0),
+    ],
 )
 def test_numbers(payload: bytes, value: float) -> None:
     result = from_topic().decode("home/kitchen/temperature", payload, RECEIVED_AT)

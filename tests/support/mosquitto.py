@@ -1,8 +1,10 @@
 """A real Mosquitto broker per test session, on a free loopback port.
 
 Tests may stop and restart it (same port, same persistence file), add a password file
-or a TLS listener. The Debian package `mosquitto` must be installed: the test command
-(`scripts/test.sh`) installs it when it is missing.
+or a TLS listener, or make it a cloud broker (`CloudAuth`): a TLS listener that requires
+a client certificate, takes its common name as the user name, and an ACL per user.
+The Debian package `mosquitto` must be installed: the test command (`scripts/test.sh`)
+installs it when it is missing.
 """
 
 from __future__ import annotations
@@ -81,6 +83,21 @@ class TlsFiles:
     keyfile: Path
 
 
+@dataclass(slots=True, frozen=True)
+class CloudAuth:
+    """A TLS listener like AWS IoT Core's: mutual TLS, the certificate is the identity.
+
+    `tls.cafile` signs both the server's and the clients' certificates. `acl` is the
+    Mosquitto ACL file's text (`pattern readwrite fleet/%u/#`: each gateway under its
+    own topic). `max_packet_size` bounds every MQTT packet (MQTT 5 clients learn it in
+    the CONNACK; a bigger packet closes the connection).
+    """
+
+    tls: TlsFiles
+    acl: str
+    max_packet_size: int | None = None
+
+
 class Mosquitto:
     """A mosquitto process we own: start, stop, restart on the same port."""
 
@@ -98,6 +115,7 @@ class Mosquitto:
         self.tls: TlsFiles | None = None
         self.passwords: dict[str, str] | None = None
         self.deny_subscribe: tuple[str, ...] = ()
+        self.cloud: CloudAuth | None = None
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = workdir / "mosquitto.log"
 
@@ -137,6 +155,20 @@ class Mosquitto:
             ]
             if self.passwords is None:
                 lines += ["allow_anonymous true"]
+        if self.cloud is not None and self.tls_port is not None:
+            acl = self.workdir / "acl"
+            acl.write_text(self.cloud.acl)
+            lines += [f"acl_file {acl}"]
+            if self.cloud.max_packet_size is not None:
+                lines += [f"max_packet_size {self.cloud.max_packet_size}"]
+            lines += [
+                f"listener {self.tls_port} 127.0.0.1",
+                f"cafile {self.cloud.tls.cafile}",
+                f"certfile {self.cloud.tls.certfile}",
+                f"keyfile {self.cloud.tls.keyfile}",
+                "require_certificate true",
+                "use_identity_as_username true",
+            ]
         conf = self.workdir / "mosquitto.conf"
         conf.write_text("\n".join(lines) + "\n")
         return conf
@@ -219,9 +251,14 @@ class Mosquitto:
         passwords: dict[str, str] | None = None,
         tls: TlsFiles | None = None,
         deny_subscribe: tuple[str, ...] = (),
+        cloud: CloudAuth | None = None,
     ) -> None:
-        """Change auth/TLS/subscribe ACL (anonymous only); takes effect at the next start."""
+        """Change auth/TLS/subscribe ACL/cloud listener; takes effect at the next start."""
+        if tls is not None and cloud is not None:
+            msg = "one TLS listener: give tls or cloud, not both"
+            raise ValueError(msg)
         self.deny_subscribe = deny_subscribe
         self.passwords = passwords
         self.tls = tls
-        self.tls_port = free_port() if tls is not None else None
+        self.cloud = cloud
+        self.tls_port = free_port() if tls is not None or cloud is not None else None

@@ -81,7 +81,7 @@ function renderCloud(c) {
   }
   const circuits = Object.entries(c.circuit || {}).map(([k, v]) => `${k} ${v}`).join(", ");
   const open = Object.values(c.circuit || {}).includes("open");
-  state.textContent = `${c.url} · ${c.model}${circuits ? ` · circuit ${circuits}` : ""}`;
+  state.textContent = `events ${c.events_to} · ${c.model}${circuits ? ` · circuit ${circuits}` : ""}`;
   state.className = open ? "state-bad" : "state-ok";
   setText("cloud-delivered", `${num(c.delivered)} / ${num(c.failures)}`);
   setText("outbox-depth", `${num(c.outbox.depth)} items, ${bytes(c.outbox.bytes)}`);

@@ -21,7 +21,9 @@ from typing import IO, Any
 import cv2
 import pytest
 
+from apps.demo.image import HEADER_H, comparison_panel
 from apps.demo.prepare import CAMERA_MODEL, DEFAULT_CONFIG
+from apps.demo.report import DemoReport
 from tests.support.mosquitto import free_port
 
 REPO = Path(__file__).resolve().parents[3]
@@ -149,6 +151,48 @@ def test_a_short_demo_reports_every_stream_and_judged_hard_cases(
     assert judged
     assert all(h["cloud_label"] for h in judged)
     assert report["cloud_stored_events"] > 0
+    check_comparison(report, out, stdout)
+
+
+def check_comparison(report: dict[str, Any], out: Path, stdout: str) -> None:
+    """The "hybrid vs all-cloud" panel: in the JSON, the PNG and the terminal."""
+    panel = report["hybrid_vs_all_cloud"]
+    measured = panel["measured"]
+    assert measured["frames"] >= 80
+    assert measured["edge_cpu_s"] > 0
+    assert len(measured["all_cloud"]) == 20  # whole frames timed on the reference cloud
+    per_hour = panel["per_hour"]
+    assert set(per_hour) == {"hybrid", "edge_only", "all_cloud"}
+    hour = 3600 / measured["video_s"]
+    all_cloud = per_hour["all_cloud"]["usage"]
+    assert all_cloud["cloud_calls"] == pytest.approx(measured["frames"] * hour)
+    assert all_cloud["uplink_bytes"] == pytest.approx(measured["frame_bytes"] * hour)
+    hybrid = per_hour["hybrid"]["usage"]
+    assert hybrid["cloud_calls"] == pytest.approx(measured["hard_cases"] * hour)
+    assert 0 < hybrid["uplink_bytes"] < all_cloud["uplink_bytes"]
+    for mode, figures in per_hour.items():
+        for name in ("board_j", "radio_j", "cloud_j", "total_j", "total_cost"):
+            figure = figures[name]
+            assert set(figure["uses"]) <= set(panel["coefficients"]), (mode, name)
+        assert figures["total_j"]["value"] > 0
+    assert panel["energy_ratio"] == pytest.approx(
+        per_hour["hybrid"]["total_j"]["value"] / per_hour["all_cloud"]["total_j"]["value"],
+        rel=1e-4,
+    )
+    assert 0 < panel["cost_ratio"] < 1
+    lat = panel["latency"]
+    rtt = panel["coefficients"]["network_rtt_ms"]
+    assert 0 < lat["hybrid_event"]["p50_ms"] <= lat["hybrid_event"]["p99_ms"]
+    assert lat["hybrid_verdict"]["p50_ms"] > rtt
+    assert lat["all_cloud"]["samples"] == 20
+    assert lat["all_cloud"]["p50_ms"] > rtt
+    assert "hybrid vs all-cloud, per hour of video" in stdout
+    image = cv2.imread(str(out / "report.png"))
+    assert image is not None
+    drawn = comparison_panel(DemoReport(**{**report, "streams": [], "hard_cases": []}), 1536)
+    assert drawn is not None
+    top = HEADER_H
+    assert (image[top : top + drawn.shape[0]] == drawn).all()  # PNG: lossless
 
 
 @pytest.mark.usefixtures("fixtures")

@@ -8,13 +8,22 @@ import base64
 import aiohttp
 
 from gateway.plugins import build_gateway
+from gateway.runtime import Gateway
 from tests.conftest import ConfigFactory
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.mqtt import running
+from tests.support.waits import eventually
 
 TOKEN = "tok-9f2c51e7a4d8"
 PASSWORD = "pw-7be1c0de55aa"
 CLOUD_TOKEN = "cloud-3a8e0f6b2c71"
+
+
+def failures(gw: Gateway, label: str) -> float:
+    """One labelled value of `cloud_failures_total` (0 when absent)."""
+    values = gw.stats.snapshot().get("cloud_failures_total", {})
+    assert isinstance(values, dict)
+    return values.get(label, 0.0)
 
 
 async def read_stream_start(session: aiohttp.ClientSession, url: str) -> str:
@@ -56,15 +65,20 @@ async def test_credentials_are_required_and_secrets_never_served(
             async with session.get(base + path) as r:
                 assert r.status == 401, path
                 assert "Basic" in r.headers["WWW-Authenticate"]
+        # Health needs no credential and holds no secret. The cloud is unreachable: once
+        # the hard-case sender has failed, /healthz says so (503) and names the endpoint.
+        await eventually(lambda: failures(gw, "hard_cases,connection") >= 1)
         async with session.get(base + "/healthz") as r:
-            assert r.status == 200  # health checks need no credential and hold no secret
+            assert r.status == 503
+            health = await r.text()
+            assert "OIP server (cloud.oip_url)" in health
         async with session.get(
             base + "/api/status", headers={"Authorization": "Bearer wrong"}
         ) as r:
             assert r.status == 401
         bearer = {"Authorization": f"Bearer {TOKEN}"}
         basic = {"Authorization": "Basic " + base64.b64encode(f"op:{PASSWORD}".encode()).decode()}
-        bodies = []
+        bodies = [health]
         for headers in (bearer, basic):
             for path in ("/", "/api/status", "/static/status.js", "/metrics"):
                 async with session.get(base + path, headers=headers) as r:
