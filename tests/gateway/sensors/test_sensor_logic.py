@@ -72,7 +72,8 @@ def test_summary_published_retained_and_as_event_each_window() -> None:
     (event,) = bus.events("sensor.summary")
     assert event["kind"] == "sensor.summary"
     assert event["source"] == "room"
-    assert event["data"]["metrics"] == {"temperature": {**state["metrics"]["temperature"], "ts": ts}}
+    published = {**state["metrics"]["temperature"], "ts": ts}
+    assert event["data"]["metrics"] == {"temperature": published}
 
 
 def test_deadband_suppresses_small_moves_until_heartbeat() -> None:
