@@ -55,6 +55,10 @@ if [[ $want_test -eq 1 ]]; then
   # 0.21.0 and MLServer 1.7.1 cannot share one (Starlette >= 1.3.1 vs FastAPI < 0.116).
   echo "checking the KServe test venv ..." >&2
   .venv/bin/python -m tests.support.kserve_env >/dev/null
+  # Home Assistant Core 2024.3.3 (the interop test) in its own venv under the data dir:
+  # it pins paho-mqtt 1.6.1 and aiohttp 3.9.3, which this venv cannot share.
+  echo "checking the Home Assistant test venv ..." >&2
+  .venv/bin/python -m tests.support.ha_env >/dev/null
   # The status page is tested in a real browser: Debian's Chromium and its driver
   # (Selenium drives them; no browser is downloaded).
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

@@ -17,6 +17,15 @@ from pydantic import Field, StringConstraints, model_validator
 
 from devices.decoders import DECODERS, DecoderConfigError, make_decoder
 from gateway.config.base import Section
+from gateway.config.ha_classes import (
+    BINARY_SENSOR_DEVICE_CLASSES,
+    SENSOR_DEVICE_CLASSES,
+    SENSOR_NOT_NUMERIC,
+    SENSOR_UNITS,
+    STATE_CLASSES,
+    default_state_class,
+    unit_accepted,
+)
 from gateway.config.sections import ID_PATTERN
 from gateway.config.topics import SubscribeFilter
 
@@ -33,7 +42,14 @@ else:  # the registry's keys as a Literal: pydantic checks it, the JSON schema l
 
 
 class MetricConfig(Section):
-    """One metric of a sensor: what is reported for it and how Home Assistant shows it."""
+    """One metric of a sensor: what is reported for it and how Home Assistant shows it.
+
+    Home Assistant's metadata is checked against its documented lists (`ha_classes`):
+    the device class must be one Home Assistant knows for the entity's component, the
+    unit one it accepts for that class, the state class one it allows with it. A metric
+    with a device class and no `unit` takes the unit its decoder reports (announced to
+    Home Assistant once that is known).
+    """
 
     name: str | None = Field(None, description="Display name in Home Assistant; the key if unset.")
     statistic: Statistic = Field(
@@ -51,14 +67,81 @@ class MetricConfig(Section):
     unit: str | None = Field(
         None, max_length=32, description="Unit of measurement; the decoder's unit if unset."
     )
+    component: Literal["sensor", "binary_sensor"] | None = Field(
+        None,
+        description="Home Assistant entity type. Unset: `binary_sensor` for a binary device "
+        "class (`occupancy`, `door`, ...) or a metric the decoders give as 1.0/0.0 "
+        "(`occupancy`, `contact`, `water_leak`, ...), else `sensor`. A binary_sensor is on "
+        "when the window's last reading is >= 0.5.",
+    )
     device_class: str | None = Field(
         None,
         pattern=r"^[a-z0-9_]{1,64}$",
-        description="Home Assistant sensor device class (`temperature`, `humidity`, ...).",
+        description="Home Assistant device class of the component (sensor: `temperature`, "
+        "`humidity`, ...; binary_sensor: `occupancy`, `door`, ...), from its documented lists.",
     )
     state_class: Literal["measurement", "total", "total_increasing"] | None = Field(
-        "measurement", description="Home Assistant state class; null for none."
+        "measurement",
+        description="Home Assistant state class; null for none. Unset with a device class "
+        "that does not allow `measurement` (energy, gas, volume, water): `total_increasing`.",
     )
+    inverted: bool = Field(
+        False,
+        description="binary_sensor: on when the reading is 0 (Zigbee2MQTT `contact`: true "
+        "means closed, a door is on when open). Unset for `contact`: true.",
+    )
+    entity_category: Literal["diagnostic"] | None = Field(
+        None, description="`diagnostic` puts the entity under the device's diagnostics."
+    )
+    icon: str | None = Field(
+        None, pattern=r"^mdi:[a-z0-9-]{1,64}$", description="Material Design icon (`mdi:...`)."
+    )
+    display_precision: int | None = Field(
+        None, ge=0, le=6, description="Decimals Home Assistant shows (suggested_display_precision)."
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _default_state_class(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "state_class" not in data:
+            device_class = data.get("device_class")
+            if isinstance(device_class, str) and device_class in STATE_CLASSES:
+                return {**data, "state_class": default_state_class(device_class)}
+        return data
+
+    @model_validator(mode="after")
+    def _check_ha(self) -> MetricConfig:
+        cls = self.device_class
+        if self.component == "binary_sensor" or (
+            self.component is None and cls in BINARY_SENSOR_DEVICE_CLASSES - SENSOR_DEVICE_CLASSES
+        ):
+            if cls is not None and cls not in BINARY_SENSOR_DEVICE_CLASSES:
+                known = ", ".join(sorted(BINARY_SENSOR_DEVICE_CLASSES))
+                msg = f"device_class {cls!r} is not a Home Assistant binary_sensor class ({known})"
+                raise ValueError(msg)
+            if self.unit is not None:
+                msg = "a binary_sensor has no unit"
+                raise ValueError(msg)
+            return self
+        if cls is None:
+            return self
+        if cls not in SENSOR_DEVICE_CLASSES:
+            known = ", ".join(sorted(SENSOR_DEVICE_CLASSES | BINARY_SENSOR_DEVICE_CLASSES))
+            msg = f"device_class {cls!r} is not a Home Assistant device class ({known})"
+            raise ValueError(msg)
+        if cls in SENSOR_NOT_NUMERIC:
+            msg = f"device_class {cls!r} is for text or dates; metrics are numbers"
+            raise ValueError(msg)
+        if self.unit is not None and not unit_accepted(cls, self.unit):
+            units = ", ".join(sorted(u or "no unit" for u in SENSOR_UNITS.get(cls, ())))
+            msg = f"unit {self.unit!r} is not one Home Assistant accepts for {cls} ({units})"
+            raise ValueError(msg)
+        allowed = STATE_CLASSES.get(cls, frozenset())
+        if self.state_class is not None and self.state_class not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            msg = f"state_class {self.state_class!r} is not allowed with {cls} ({known})"
+            raise ValueError(msg)
+        return self
 
 
 class _RuleBase(Section):

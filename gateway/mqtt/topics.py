@@ -2,7 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import re
 from dataclasses import dataclass
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9_]")
+
+
+def slug(name: str) -> str:
+    """`name` as one topic level and a Home Assistant object id part (`[A-Za-z0-9_]`).
+
+    A name that had to change (`0x00158d/kitchen`, `Küche`) or is long gets a short hash
+    of the original, so two devices never share a slug.
+    """
+    safe = _UNSAFE.sub("_", name)[:48]
+    if safe == name and safe:
+        return safe
+    return f"{safe}_{hashlib.sha1(name.encode()).hexdigest()[:6]}"
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,6 +70,16 @@ class Topics:
     def sensor_state(self, sensor: str) -> str:
         """Latest summary of a sensor (retained)."""
         return f"{self.prefix}/sensors/{sensor}/state"
+
+    def sensor_device_state(self, sensor: str, device_slug: str) -> str:
+        """Latest summary of one device of a sensor whose topic has wildcards (retained)."""
+        return f"{self.prefix}/sensors/{sensor}/devices/{device_slug}/state"
+
+    def sensor_availability(self, sensor: str, device_slug: str | None = None) -> str:
+        """`online`/`offline` of a sensor's device by its liveness (retained)."""
+        if device_slug is None:
+            return f"{self.prefix}/sensors/{sensor}/availability"
+        return f"{self.prefix}/sensors/{sensor}/devices/{device_slug}/availability"
 
     def camera_snapshot(self, camera: str) -> str:
         """JPEG of a camera's latest detection (retained)."""

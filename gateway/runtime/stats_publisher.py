@@ -1,4 +1,5 @@
-"""Publish the stats registry on `<prefix>/stats` every `stats.interval_s`."""
+"""Publish the stats registry on `<prefix>/stats` every `stats.interval_s`, retained
+(Home Assistant reads its diagnostic sensors from it right after it restarts)."""
 
 from __future__ import annotations
 
@@ -41,5 +42,5 @@ class StatsPublisher:
     async def run(self) -> None:
         """Publish now, then every interval."""
         while True:
-            self._bus.publish(self._topic, self.payload(), qos=0)
+            self._bus.publish(self._topic, self.payload(), qos=0, retain=True)
             await asyncio.sleep(self._interval_s)

@@ -30,7 +30,7 @@ from gateway.mqtt.bus import Message, Subscription
 from gateway.runtime import CommandRequest, ReloadReport, RuntimeContext, bool_arg
 from gateway.sensors.clock import SensorClock
 from gateway.sensors.metrics import SensorMetrics, Totals, register_totals
-from gateway.sensors.pipeline import Outlets, SensorPipeline, build_decoder
+from gateway.sensors.pipeline import Announcement, Outlets, SensorPipeline, build_decoder
 
 log = logging.getLogger(__name__)
 
@@ -62,7 +62,12 @@ class Sensors:
         self._discovery: Discovery | None = None
 
     def _outlets(self, ctx: RuntimeContext) -> Outlets:
-        return Outlets(bus=ctx.bus, events=ctx.events, topics=ctx.topics)
+        return Outlets(bus=ctx.bus, events=ctx.events, topics=ctx.topics, announce=self._announce)
+
+    def _announce(self, what: Announcement) -> None:
+        """A pipeline found a metric (of a device) and its unit: tell Home Assistant."""
+        if self._discovery is not None:
+            self._discovery.announce(what.sensor, what.device, what.metric, what.unit)
 
     def _pipeline(self, ctx: RuntimeContext, sensor: SensorConfig, index: int) -> SensorPipeline:
         ratelog = RateLimitedLog(
@@ -90,17 +95,18 @@ class Sensors:
         ctx = self._ctx
         cfg = ctx.config
         pipelines = [self._pipeline(ctx, s, i) for i, s in enumerate(cfg.sensors)]
+        if cfg.homeassistant.discovery:
+            self._discovery = Discovery(config=cfg, bus=ctx.bus, topics=ctx.topics)
+            self._discovery.start()
         for pipeline in pipelines:
             slot = self._slots[pipeline.name] = _Slot(pipeline)
+            pipeline.restore()
             self._subscribe(slot)
         self._clock = SensorClock(pipelines)
         ctx.supervisor.start(self._clock)
         if pipelines:
             log.info("sensor pipeline: %d sensor(s)", len(pipelines))
         ctx.commands.register("sensor/+/rule/+", self._cmd_rule)
-        if cfg.homeassistant.discovery:
-            self._discovery = Discovery(config=cfg, bus=ctx.bus, topics=ctx.topics)
-            self._discovery.start()
 
     def check(self, config: GatewayConfig) -> list[str]:
         """Decoder options of new or changed sensors that cannot be used."""
@@ -122,20 +128,24 @@ class Sensors:
         wanted = {s.id: (i, s) for i, s in enumerate(ctx.config.sensors)}
         for name in [n for n in self._slots if n not in wanted]:
             gone = self._slots.pop(name)
+            gone.pipeline.stop_restore()
             if gone.subscription is not None:
                 ctx.bus.unsubscribe(gone.subscription)
             report.stopped.append(f"sensor:{name}")
+        report.merge(self._reload_discovery(ctx))  # before new pipelines announce
         for name, (index, sensor) in wanted.items():
             slot = self._slots.get(name)
             if slot is not None and slot.pipeline.config == sensor:
                 continue
             pipeline = self._pipeline(ctx, sensor, index)
+            pipeline.restore()
             if slot is None:
                 slot = self._slots[name] = _Slot(pipeline)
                 self._subscribe(slot)
                 report.started.append(f"sensor:{name}")
                 continue
             old = slot.pipeline
+            old.stop_restore()
             slot.pipeline = pipeline  # same topic: the subscription stays, nothing is lost
             if old.config.topic != sensor.topic:
                 if slot.subscription is not None:
@@ -144,7 +154,6 @@ class Sensors:
             report.restarted.append(f"sensor:{name}")
         if self._clock is not None and (report.started or report.restarted or report.stopped):
             self._clock.replace([slot.pipeline for slot in self._slots.values()])
-        report.merge(self._reload_discovery(ctx))
         return report
 
     def _reload_discovery(self, ctx: RuntimeContext) -> ReloadReport:
@@ -158,6 +167,9 @@ class Sensors:
                     self._discovery.stop(remove=True)
                 self._discovery = Discovery(config=cfg, bus=ctx.bus, topics=ctx.topics)
                 self._discovery.start()
+                for slot in self._slots.values():
+                    for what in slot.pipeline.announced():
+                        self._announce(what)
                 report.started.append("homeassistant")
             elif changed := self._discovery.update(cfg):
                 report.updated.append(f"homeassistant ({changed} entities)")

@@ -47,6 +47,10 @@ class Liveness:
                 return Return(device, now - went)
         return None
 
+    def expect(self, device: str, now: float) -> None:
+        """Expect `device` (known from a previous run) from `now` on, if not already tracked."""
+        self._last.setdefault(device, now)
+
     def expire(self, now: float) -> list[Silence]:
         """Mark devices silent past the expected interval offline; return the new ones."""
         out: list[Silence] = []
@@ -58,6 +62,10 @@ class Liveness:
                 seen = None if device in self._never_seen else wall - silent
                 out.append(Silence(device, silent, seen))
         return out
+
+    def online(self) -> int:
+        """How many tracked devices are not offline."""
+        return len(self._last) - len(self._offline)
 
     def next_deadline(self) -> float:
         """Monotonic time at which the next online device would turn offline."""

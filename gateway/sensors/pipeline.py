@@ -4,6 +4,17 @@ The per-message path (`on_message`) runs inline in the bus's reader: one decoder
 a few counter bumps, O(1) window and rule updates. It creates no task, validates no
 model, and publishes only on a rule's state change. Summaries go out from `tick()`,
 which the `sensors` component calls when a window ends.
+
+The retained state never regresses: a metric keeps its last value (and the `ts` of the
+window that gave it) until a new reading arrives; a metric not seen yet is absent, never
+null. A new run reads the retained states of the previous one back first (`restore`).
+
+A sensor whose topic has wildcards and no `device:` filter (`zigbee2mqtt/+`) also keeps
+windows per physical device and publishes each device's own retained state
+(`sensors/<id>/devices/<slug>/state`) and, with `expected_interval_s`, its availability
+(`.../availability`: `online` when it reports, `offline` when it goes silent): Home
+Assistant shows one device per physical device. Each (device, metric, unit) seen is
+handed once to the `announce` outlet (Home Assistant discovery).
 """
 
 from __future__ import annotations
@@ -12,8 +23,8 @@ import json
 import logging
 import math
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from devices.decoders import Decoder, DecoderConfigError, make_decoder
 from devices.readings import DecodeIssue, Reading
@@ -21,8 +32,8 @@ from gateway.config.sensors import MetricConfig, SensorConfig
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.events import Events, Kind, Priority
 from gateway.logs import RateLimitedLog
-from gateway.mqtt.bus import Message, MqttBus
-from gateway.mqtt.topics import Topics
+from gateway.mqtt.bus import Message, MqttBus, Subscription
+from gateway.mqtt.topics import Topics, slug
 from gateway.sensors.liveness import Liveness, Return
 from gateway.sensors.metrics import SensorMetrics
 from gateway.sensors.rules import RuleRunner, Transition
@@ -33,7 +44,7 @@ log = logging.getLogger(__name__)
 STATE_VERSION = 1
 SUMMARY, ALERT, CLEAR = Kind.SENSOR_SUMMARY, Kind.SENSOR_ALERT, Kind.SENSOR_CLEAR
 OFFLINE, ONLINE = Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE
-_EMPTY = MetricSummary(0, None, None, None, None, None, None)
+_ENTRY_KEYS = ("count", "min", "max", "mean", "last", "value", "unit", "ts")
 
 
 def build_decoder(config: SensorConfig, *, where: str = "sensors") -> Decoder:
@@ -52,6 +63,32 @@ class _Metric:
     rules: tuple[RuleRunner, ...]
 
 
+@dataclass(slots=True)
+class _Device:
+    """One physical device of a sensor with a wildcard topic."""
+
+    slug: str
+    windows: dict[str, Window] = field(default_factory=dict)
+    published: dict[str, dict[str, object]] = field(default_factory=dict)
+    dirty: bool = False
+    seen: bool = False
+    """Reported in this run (a device restored from the retained state has not yet)."""
+
+
+@dataclass(slots=True, frozen=True)
+class Announcement:
+    """A metric of a sensor (of one of its devices) now known, with its unit."""
+
+    sensor: str
+    device: str | None
+    """The physical device (a sensor with a wildcard topic); None: the sensor is the device."""
+    metric: str
+    unit: str | None
+
+
+Announcer = Callable[[Announcement], None]
+
+
 @dataclass(slots=True, frozen=True)
 class Outlets:
     """Where a pipeline's output goes."""
@@ -59,6 +96,7 @@ class Outlets:
     bus: MqttBus
     events: Events
     topics: Topics
+    announce: Announcer | None = None
 
 
 class SensorPipeline:
@@ -99,9 +137,84 @@ class SensorPipeline:
         self._window_end = now + config.window_s
         self._last_publish = now
         self._reported: dict[str, float] = {}
-        self._published: dict[str, dict[str, object]] = {
-            name: _EMPTY.as_json() | {"unit": cfg.unit} for name, cfg in config.metrics.items()
-        }
+        self._published: dict[str, dict[str, object]] = {}
+        levels = config.topic.split("/")
+        self.split = config.device is None and ("+" in levels or "#" in levels)
+        self._devices: dict[str, _Device] = {}
+        self._announced: dict[tuple[str | None, str], str | None] = {}
+        self._seen = False
+        self._restore: list[Subscription] = []
+
+    # ---- restore -----------------------------------------------------------------------
+
+    def restore(self) -> None:
+        """Read the previous run's retained states back (until the first window closes)."""
+        bus, topics = self._out.bus, self._out.topics
+        self._restore = [bus.subscribe(self._state_topic, self._on_retained, name="restore")]
+        if self.split:
+            pattern = topics.sensor_device_state(self.name, "+")
+            self._restore.append(bus.subscribe(pattern, self._on_retained, name="restore"))
+
+    def stop_restore(self) -> None:
+        """Stop reading retained states (the first window closed, or the sensor stopped)."""
+        for sub in self._restore:
+            self._out.bus.unsubscribe(sub)
+        self._restore = []
+
+    def _on_retained(self, message: Message) -> None:
+        if not message.retain or not message.payload:
+            return
+        try:
+            doc = json.loads(message.payload)
+        except (ValueError, UnicodeDecodeError):
+            return
+        if not isinstance(doc, dict) or not isinstance(doc.get("metrics"), dict):
+            return
+        entries = {k: e for k, v in doc["metrics"].items() if (e := _entry(k, v)) is not None}
+        if self._keep_only:
+            entries = {k: e for k, e in entries.items() if k in self.config.metrics}
+        if message.topic == self._state_topic:
+            for name, entry in entries.items():
+                if name not in self._published:
+                    self._published[name] = entry
+                    self._announce(None, name, _unit(entry))
+            return
+        device = doc.get("device")
+        if not self.split or not isinstance(device, str):
+            return
+        if self._out.topics.sensor_device_state(self.name, slug(device)) != message.topic:
+            return
+        dev = self._devices.get(device) or self._new_device(device)
+        for name, entry in entries.items():
+            if name not in dev.published:
+                dev.published[name] = entry
+                self._announce(device, name, _unit(entry))
+        if self._liveness is not None:
+            self._liveness.expect(device, time.monotonic())
+
+    def announced(self) -> list[Announcement]:
+        """Every (device, metric, unit) announced so far (to tell a new discovery)."""
+        return [Announcement(self.name, d, m, u) for (d, m), u in self._announced.items()]
+
+    def _new_device(self, device: str) -> _Device:
+        dev = self._devices[device] = _Device(slug(device))
+        return dev
+
+    def _announce(self, device: str | None, metric: str, unit: str | None) -> None:
+        key = (device, metric)
+        if key in self._announced and self._announced[key] == unit:
+            return
+        self._announced[key] = unit
+        if self._out.announce is not None:
+            self._out.announce(Announcement(self.name, device, metric, unit))
+
+    def _availability(self, device: str, online: bool) -> None:
+        topics = self._out.topics
+        if self.split:
+            topic = topics.sensor_availability(self.name, self._devices[device].slug)
+        else:
+            topic = topics.sensor_availability(self.name)
+        self._out.bus.publish(topic, b"online" if online else b"offline", qos=1, retain=True)
 
     def _new_metric(self, name: str, cfg: MetricConfig | None) -> _Metric:
         window = Window(cfg.statistic if cfg else "mean", cfg.unit if cfg else None)
@@ -130,10 +243,22 @@ class SensorPipeline:
         if only is not None and device != only:
             self._m.ignored.inc(len(readings))
             return
+        dev: _Device | None = None
+        first = False
+        if self.split:
+            dev = self._devices.get(device) or self._new_device(device)
+            dev.dirty = True
+            first, dev.seen = not dev.seen, True
+        elif not self._seen:
+            first = self._seen = True
         if self._liveness is not None:
             back = self._liveness.seen(device, time.monotonic())
             if back is not None:
                 self._came_back(back)
+            if first or back is not None:
+                self._availability(device, True)
+        announced = self._announced
+        owner = device if dev is not None else None
         kept = 0
         for reading in readings:
             metric = self._metrics.get(reading.metric)
@@ -146,6 +271,15 @@ class SensorPipeline:
                 window.unit = reading.unit
             window.add(reading.value)
             kept += 1
+            if dev is not None:
+                own = dev.windows.get(reading.metric)
+                if own is None:
+                    own = dev.windows[reading.metric] = Window(window.statistic, window.unit)
+                own.unit = window.unit
+                own.add(reading.value)
+            key = (owner, reading.metric)
+            if key not in announced or announced[key] != window.unit:
+                self._announce(owner, reading.metric, window.unit)
             for runner in metric.rules:
                 change = runner.feed(reading.device, reading.value, received_at)
                 if change is not None:
@@ -266,6 +400,20 @@ class SensorPipeline:
         self._publish_state(time.time())
         return True
 
+    def _publish_device(self, device: str, dev: _Device, ts: float) -> None:
+        doc: dict[str, object] = {
+            "v": STATE_VERSION,
+            "sensor": self.name,
+            "device": device,
+            "ts": round(ts, 3),
+            "window_s": self.config.window_s,
+            "metrics": dev.published,
+        }
+        payload = _dumps(doc)
+        topic = self._out.topics.sensor_device_state(self.name, dev.slug)
+        self._out.bus.publish(topic, payload, qos=1, retain=True)
+        self._m.sent(len(payload))
+
     def _publish_state(self, ts: float) -> None:
         payload = _dumps(self.state(ts))
         self._out.bus.publish(self._state_topic, payload, qos=1, retain=True)
@@ -290,6 +438,11 @@ class SensorPipeline:
                     "expected_interval_s": self.config.expected_interval_s,
                 }
                 self._emit(OFFLINE, silence.device, data, Priority.HIGH)
+                if self.split:
+                    if silence.device in self._devices:
+                        self._availability(silence.device, False)
+                elif self._liveness.online() == 0:
+                    self._availability(silence.device, False)
         if now >= self._window_end:
             window_s = self.config.window_s
             # After a stall, skip the missed windows instead of closing empty ones in a burst.
@@ -297,7 +450,13 @@ class SensorPipeline:
             self._close_window(now)
 
     def _close_window(self, now: float) -> None:
+        if self._restore:
+            self.stop_restore()
         summaries = {name: metric.window.close() for name, metric in self._metrics.items()}
+        end = time.time()
+        for dev in self._devices.values():
+            for name, window in dev.windows.items():
+                _merge(dev.published, name, window.close(), end)
         changed = False
         for name, summary in summaries.items():
             if summary.count == 0 or summary.value is None:
@@ -313,11 +472,14 @@ class SensorPipeline:
             return
         self._last_publish = now
         for name, summary in summaries.items():
-            self._published[name] = summary.as_json()
+            _merge(self._published, name, summary, end)
             if summary.count and summary.value is not None:
                 self._reported[name] = summary.value
-        end = time.time()
         self._publish_state(end)
+        for device, dev in self._devices.items():
+            if dev.dirty:
+                dev.dirty = False
+                self._publish_device(device, dev, end)
         data: dict[str, object] = {
             "sensor": self.name,
             "start": round(end - self.config.window_s, 3),
@@ -328,6 +490,32 @@ class SensorPipeline:
         }
         self._emit(SUMMARY, self.name, data, Priority.NORMAL)
         self._m.summaries.inc()
+
+
+def _merge(published: dict[str, dict[str, object]], name: str, s: MetricSummary, ts: float) -> None:
+    """Put a window's summary into `published`; an empty window keeps the last value."""
+    if s.count and s.value is not None:
+        published[name] = s.as_json() | {"ts": round(ts, 3)}
+    elif (previous := published.get(name)) is not None:
+        published[name] = {**previous, "count": 0, "min": None, "max": None, "mean": None}
+
+
+def _entry(name: object, value: object) -> dict[str, object] | None:
+    """A metric entry of a retained state, if it has the shape this module writes."""
+    if not isinstance(name, str) or not isinstance(value, dict):
+        return None
+    number = value.get("value")
+    if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        return None
+    unit = value.get("unit")
+    entry = {k: value.get(k) for k in _ENTRY_KEYS}
+    entry["unit"] = unit if isinstance(unit, str) else None
+    return entry
+
+
+def _unit(entry: dict[str, object]) -> str | None:
+    unit = entry.get("unit")
+    return unit if isinstance(unit, str) else None
 
 
 def _dumps(doc: dict[str, object]) -> bytes:

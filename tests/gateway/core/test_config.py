@@ -315,3 +315,37 @@ def test_cloud_names_its_two_endpoints(tmp_path: Path) -> None:
         write(tmp_path, "gateway: {id: g}\ncloud: {enabled: true, events_url: 'http://s'}\n")
     )
     assert "the OIP server is not set: give cloud.oip_url" in no_oip
+
+
+HA_SENSOR = """\
+gateway: {id: g}
+sensors:
+  - id: s
+    topic: t/s
+    decoder: zigbee2mqtt
+    metrics:
+      dew: {device_class: dew_point}
+      temp: {device_class: temperature, unit: C}
+      energy: {device_class: energy, unit: kWh, state_class: measurement}
+      door: {device_class: door, unit: "%"}
+      kwh: {device_class: energy, unit: kWh}
+"""
+
+
+def test_home_assistant_classes_and_units_are_checked_with_their_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, HA_SENSOR)
+    found = issues(path)
+    assert [i.split(": Value error, ")[0] for i in found] == [
+        f"{path}:7: sensors[0].metrics.dew",
+        f"{path}:8: sensors[0].metrics.temp",
+        f"{path}:9: sensors[0].metrics.energy",
+        f"{path}:10: sensors[0].metrics.door",
+    ]
+    assert "'dew_point' is not a Home Assistant device class" in found[0]
+    assert "unit 'C' is not one Home Assistant accepts for temperature (K, °C, °F)" in found[1]
+    assert "state_class 'measurement' is not allowed with energy" in found[2]
+    assert "a binary_sensor has no unit" in found[3]
+    fixed = HA_SENSOR.replace("dew_point", "temperature").replace("unit: C", "unit: °C")
+    fixed = fixed.replace(", state_class: measurement", "").replace(', unit: "%"', "")
+    cfg = load_config(write(tmp_path, fixed), env={})
+    assert cfg.sensors[0].metrics["kwh"].state_class == "total_increasing"  # energy's default

@@ -60,17 +60,20 @@ def test_summary_published_retained_and_as_event_each_window() -> None:
     assert bus.states() == []
     p.tick(10.0)
     (state,) = bus.states()
+    ts = state["metrics"]["temperature"].pop("ts")
     assert state["metrics"]["temperature"] == {
         "count": 3, "min": 20.0, "max": 22.0, "mean": 21.0, "last": 22.0, "value": 21.0,
         "unit": "°C",
     }  # fmt: skip
+    assert ts == state["ts"]  # the window that gave the value
     assert state["v"] == 1
     assert state["sensor"] == "room"
     assert state["window_s"] == 10
     (event,) = bus.events("sensor.summary")
     assert event["kind"] == "sensor.summary"
     assert event["source"] == "room"
-    assert event["data"]["metrics"] == state["metrics"]
+    published = {**state["metrics"]["temperature"], "ts": ts}
+    assert event["data"]["metrics"] == {"temperature": published}
 
 
 def test_deadband_suppresses_small_moves_until_heartbeat() -> None:
@@ -91,7 +94,6 @@ def test_deadband_suppresses_small_moves_until_heartbeat() -> None:
     assert len(bus.states()) == 2  # still within the deadband, heartbeat (60 s) not due
     p.ingest(readings(20.7), 0.0)
     p.tick(100.0)  # 60 s since the last publish: heartbeat
-    assert len(bus.states()) == 3
     snap = stats.snapshot()
     assert snap["sensor_summaries_total"] == {"room": 3.0}
     assert snap["sensor_summaries_suppressed_total"] == {"room": 7.0}
@@ -200,3 +202,56 @@ def test_decoder_option_errors_are_config_errors() -> None:
     bare = SensorConfig.model_validate({"id": "s", "topic": "t"})
     with pytest.raises(ConfigError, match="missing a required argument: 'fields'"):
         build_decoder(bare)
+
+
+CLIMATE: dict[str, object] = {
+    "id": "climate",
+    "topic": "t/climate",
+    "decoder": "json",
+    "decoder_options": {"device": "c", "fields": {"temperature": "t", "humidity": "h"}},
+    "window_s": 10,
+    "metrics": {"temperature": {"unit": "°C"}, "humidity": {"unit": "%"}},
+    "rules": [{"id": "hot", "type": "threshold", "metric": "temperature", "above": 30}],
+}
+
+
+def test_state_never_regresses_a_metric_keeps_its_value_until_a_new_one() -> None:
+    p, bus, _ = offline_pipeline(CLIMATE)
+    # A rule fires before any window closed: the state has no null metric.
+    p.ingest(readings(35.0, device="c"), 1.0)
+    (first,) = bus.states()
+    assert first["metrics"] == {}
+    assert first["rules"] == {"hot": "alert"}
+    p.ingest([Reading("c", "humidity", 50.0, "%", 0.0)], 1.0)
+    p.tick(10.0)
+    p.ingest(readings(20.0, device="c"), 1.0)  # only temperature in this window
+    p.tick(20.0)
+    p.tick(30.0)  # an empty window
+    last = bus.states()[-1]["metrics"]
+    assert last["humidity"]["value"] == 50.0  # kept, with the ts of the window that gave it
+    assert last["humidity"]["ts"] == bus.states()[1]["ts"]
+    assert last["temperature"]["value"] == 20.0
+    assert all(m["value"] is not None for s in bus.states() for m in s["metrics"].values())
+
+
+def test_a_wildcard_sensor_keeps_a_state_and_an_availability_per_device() -> None:
+    sensor = {
+        "id": "zb",
+        "topic": "zigbee2mqtt/+",
+        "decoder": "zigbee2mqtt",
+        "window_s": 10,
+        "expected_interval_s": 15,
+    }
+    p, bus, _ = offline_pipeline(sensor)
+    assert p.split
+    p.ingest([Reading("kitchen", "temperature", 20.0, "°C", 0.0)], 1.0)
+    p.ingest([Reading("0x00/hall", "temperature", 30.0, "°C", 0.0)], 1.0)
+    p.tick(10.0)
+    by_topic = {s.topic: s for s in bus.sent if s.retain}
+    kitchen = by_topic["edgegw/unit/sensors/zb/devices/kitchen/state"].json()
+    assert kitchen["device"] == "kitchen"
+    assert kitchen["metrics"]["temperature"]["value"] == 20.0  # not mixed with the hall
+    hall = [t for t in by_topic if "/devices/0x00_hall_" in t and t.endswith("/state")]
+    assert len(hall) == 1
+    assert by_topic[hall[0]].json()["metrics"]["temperature"]["value"] == 30.0
+    assert by_topic["edgegw/unit/sensors/zb/devices/kitchen/availability"].payload == b"online"
