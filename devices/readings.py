@@ -69,11 +69,26 @@ class DecodeIssue:
 
 
 @dataclass(slots=True, frozen=True)
+class DeviceInfo:
+    """What a payload says about the device itself (None: not said).
+
+    Tasmota's ``StatusFWR``/``INFO1``, Zigbee2MQTT's ``bridge/devices``, a Shelly's ``src``.
+    """
+
+    device: str
+    manufacturer: str | None = None
+    model: str | None = None
+    sw_version: str | None = None
+    hw_version: str | None = None
+
+
+@dataclass(slots=True, frozen=True)
 class DecodeResult:
-    """What one message gave: its readings and its rejected parts, either may be empty."""
+    """What one message gave: its readings, its rejected parts, what it says of devices."""
 
     readings: tuple[Reading, ...] = ()
     errors: tuple[DecodeIssue, ...] = ()
+    infos: tuple[DeviceInfo, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -81,4 +96,4 @@ class DecodeResult:
         return not self.errors
 
 
-__all__ = ["DecodeError", "DecodeIssue", "DecodeResult", "Reading"]
+__all__ = ["DecodeError", "DecodeIssue", "DecodeResult", "DeviceInfo", "Reading"]

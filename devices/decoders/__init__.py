@@ -5,6 +5,9 @@ Pick one by kind and build it from its config section::
     decoder = make_decoder("tasmota", device_tz="Europe/Berlin")
     result = decoder.decode("tele/kitchen/SENSOR", payload, time.time())
 
+Some decoders also read what devices say about themselves (`DeviceInfo` in the result)
+on topics of their own: `info_topics(decoder, topic)` names them.
+
 Decoders never raise on bad payloads; only bad options raise `DecoderConfigError`
 (a `ValueError`), when the decoder is built.
 """
@@ -14,7 +17,13 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable
 
-from devices.decoders._common import DEFAULT_MAX_BYTES, Decoder, DecoderConfigError
+from devices.decoders._common import (
+    DEFAULT_MAX_BYTES,
+    Decoder,
+    DecoderConfigError,
+    InfoSource,
+    info_topics,
+)
 from devices.decoders.json_fields import JsonFieldsDecoder
 from devices.decoders.plain import PlainDecoder
 from devices.decoders.shelly import ShellyDecoder
@@ -51,10 +60,12 @@ __all__ = [
     "DEFAULT_MAX_BYTES",
     "Decoder",
     "DecoderConfigError",
+    "InfoSource",
     "JsonFieldsDecoder",
     "PlainDecoder",
     "ShellyDecoder",
     "TasmotaDecoder",
     "Zigbee2MqttDecoder",
+    "info_topics",
     "make_decoder",
 ]

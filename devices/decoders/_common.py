@@ -14,7 +14,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Final, Protocol, TypeGuard, runtime_checkable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from devices.readings import DecodeError, DecodeIssue, DecodeResult, Reading
+from devices.readings import DecodeError, DecodeIssue, DecodeResult, DeviceInfo, Reading
 
 DEFAULT_MAX_BYTES: Final = 64 * 1024
 """Default payload bound. Sensor messages are a few hundred bytes; 64 KiB is generous."""
@@ -40,6 +40,51 @@ class Decoder(Protocol):
     def decode(self, topic: str, payload: bytes, received_at: float) -> DecodeResult:
         """Decode `payload` received on `topic` at `received_at` (unix seconds)."""
         ...
+
+
+@runtime_checkable
+class InfoSource(Protocol):
+    """A decoder that also reads what devices say about themselves on other topics."""
+
+    def info_topics(self, topic: str) -> tuple[str, ...]:
+        """The topic filters carrying device info for a sensor subscribed to `topic`."""
+        ...
+
+
+def info_topics(decoder: Decoder, topic: str) -> tuple[str, ...]:
+    """The device info topics of `decoder` for `topic` (none if it reads no such topic)."""
+    return decoder.info_topics(topic) if isinstance(decoder, InfoSource) else ()
+
+
+INFO_MAX_CHARS: Final = 64
+"""A manufacturer, model or version longer than this is cut."""
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def info_text(value: object) -> str | None:
+    """A manufacturer/model/version from a payload: printable text, cut; None if not text."""
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    text = _CONTROL.sub("", str(value)).strip()[:INFO_MAX_CHARS].strip()
+    return text or None
+
+
+def device_info(
+    device: str,
+    manufacturer: object = None,
+    model: object = None,
+    sw_version: object = None,
+    hw_version: object = None,
+) -> DeviceInfo | None:
+    """A DeviceInfo of the fields that are text; None when none is."""
+    info = DeviceInfo(
+        device, info_text(manufacturer), info_text(model), info_text(sw_version),
+        info_text(hw_version),
+    )  # fmt: skip
+    if info == DeviceInfo(device):
+        return None
+    return info
 
 
 # --- config checks (raise DecoderConfigError) -------------------------------------------
@@ -103,6 +148,15 @@ def load_text(payload: bytes, max_bytes: int) -> str | DecodeIssue:
 def load_json_object(payload: bytes, max_bytes: int) -> dict[str, object] | DecodeIssue:
     """Parse `payload` as a JSON object (NaN and Infinity literals are kept, then rejected
     per field by `to_float`)."""
+    doc = load_json(payload, max_bytes)
+    if isinstance(doc, DecodeIssue | dict):
+        return doc
+    detail = f"expected a JSON object, got {json_type(doc)}"
+    return DecodeIssue(DecodeError.WRONG_TYPE, None, detail)
+
+
+def load_json(payload: bytes, max_bytes: int) -> object:
+    """Parse `payload` as JSON; a DecodeIssue if it cannot be."""
     text = load_text(payload, max_bytes)
     if isinstance(text, DecodeIssue):
         return text
@@ -114,10 +168,6 @@ def load_json_object(payload: bytes, max_bytes: int) -> dict[str, object] | Deco
         # ValueError: an integer longer than sys.get_int_max_str_digits();
         # RecursionError: "[[[[...", nesting deeper than the parser's stack.
         return DecodeIssue(DecodeError.BAD_JSON, None, type(exc).__name__)
-    if not isinstance(doc, dict):
-        return DecodeIssue(
-            DecodeError.WRONG_TYPE, None, f"expected a JSON object, got {json_type(doc)}"
-        )
     return doc
 
 
@@ -262,13 +312,19 @@ def metric_name(*parts: str) -> str:
 class ResultBuilder:
     """Collect the readings and issues of one message for one device at one time."""
 
-    __slots__ = ("_issues", "_readings", "device", "ts")
+    __slots__ = ("_infos", "_issues", "_readings", "device", "ts")
 
     def __init__(self, device: str, ts: float) -> None:
         self.device = device
         self.ts = ts
         self._readings: list[Reading] = []
         self._issues: list[DecodeIssue] = []
+        self._infos: list[DeviceInfo] = []
+
+    def info(self, info: DeviceInfo | None) -> None:
+        """Record what the message says about a device (None: nothing)."""
+        if info is not None:
+            self._infos.append(info)
 
     def add(self, metric: str, value: float | DecodeIssue, unit: str | None) -> None:
         """Record a reading, or the issue that stood in for it."""
@@ -287,6 +343,6 @@ class ResultBuilder:
         Decoders that skip what they do not know (text ids, unknown objects) pass
         `nothing`, so every message yields readings or at least one counted issue.
         """
-        if nothing is not None and not self._readings and not self._issues:
+        if nothing is not None and not (self._readings or self._issues or self._infos):
             self._issues.append(DecodeIssue(DecodeError.NO_READINGS, None, nothing))
-        return DecodeResult(tuple(self._readings), tuple(self._issues))
+        return DecodeResult(tuple(self._readings), tuple(self._issues), tuple(self._infos))

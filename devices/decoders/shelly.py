@@ -11,6 +11,10 @@ give a ``no_readings`` issue, a message without a text ``method`` a ``missing_fi
 ``wrong_type`` one: every message yields readings or a counted reason. ``params.ts`` is
 the timestamp.
 
+Device info: ``src`` is the device id, ``<model>-<mac>`` (``shellyplus1pm-08b61fcb7f3c``):
+the model (``shellyplus1pm``) and the manufacturer ``Shelly``, given for the device named
+by the topic (which may be a custom prefix). An ``src`` of another shape says nothing.
+
 Components are read through `COMPONENTS`; others (``sys``, ``wifi``, ...) and fields not
 listed are skipped. Metric names: ``<type>_<id>`` for the main quantity of single-value
 components (``temperature:0``.tC -> ``temperature_0``), ``<type>_<id>_<quantity>`` for the
@@ -23,6 +27,7 @@ an object (``"battery": 80`` where ``battery.percent`` is read), is ``wrong_type
 
 from __future__ import annotations
 
+import re
 from datetime import UTC
 from typing import Final
 
@@ -31,6 +36,7 @@ from devices.decoders._common import (
     MISSING,
     ResultBuilder,
     check_max_bytes,
+    device_info,
     json_type,
     load_json_object,
     lookup,
@@ -40,7 +46,7 @@ from devices.decoders._common import (
     to_bool,
     to_float,
 )
-from devices.readings import DecodeError, DecodeIssue, DecodeResult
+from devices.readings import DecodeError, DecodeIssue, DecodeResult, DeviceInfo
 
 BOOL: Final = "bool"
 """Marks a binary field in `COMPONENTS` (its reading has no unit)."""
@@ -84,6 +90,8 @@ COMPONENTS: Final[dict[str, tuple[tuple[str, str, str | None], ...]]] = {
 }
 
 _STATUS_METHODS: Final = frozenset({"NotifyStatus", "NotifyFullStatus"})
+_DEVICE_ID: Final = re.compile(r"(shelly[a-z0-9]+)-[0-9a-fA-F]{6,12}")
+MANUFACTURER: Final = "Shelly"
 
 
 class ShellyDecoder:
@@ -131,6 +139,7 @@ class ShellyDecoder:
         raw_ts = params.get("ts")
         ts = None if raw_ts is None else parse_timestamp(raw_ts, UTC)
         out = ResultBuilder(device, received_at if ts is None else ts)
+        out.info(src_info(device, doc.get("src")))
         if raw_ts is not None and ts is None:
             out.issue(DecodeIssue(DecodeError.BAD_TIMESTAMP, "params.ts", "unreadable"))
         for key, value in params.items():
@@ -140,6 +149,12 @@ class ShellyDecoder:
                 detail = f"expected an object, got {json_type(value)}"
                 out.issue(DecodeIssue(DecodeError.WRONG_TYPE, f"params.{key}", detail))
         return out.result(nothing="no known component field")
+
+
+def src_info(device: str, src: object) -> DeviceInfo | None:
+    """The model an rpc message's ``src`` (``<model>-<mac>``) names; None if it names none."""
+    found = _DEVICE_ID.fullmatch(src) if isinstance(src, str) else None
+    return None if found is None else device_info(device, MANUFACTURER, found.group(1))
 
 
 def _blocked_at(body: dict[str, object], keys: tuple[str, ...]) -> tuple[str, object] | None:

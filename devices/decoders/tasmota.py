@@ -16,6 +16,14 @@ dates) is skipped. A key Tasmota documents as numeric (Temperature, Humidity, Pr
 Power, ...) holding text is a ``wrong_type`` issue. Units: temperatures from ``TempUnit``,
 pressures from ``PressureUnit``, the rest from `KNOWN_UNITS`. ``Time`` is the device's
 local time, read in ``device_tz``.
+
+Device info (`info_topics`): ``stat/<device>/STATUS2`` (``StatusFWR``: ``Version`` is the
+software version, ``Hardware`` the hardware version), ``stat/<device>/STATUS0`` (all of
+them, ``StatusSNS`` readings too), ``stat/<device>/STATUS`` (``Status.Module``) and
+``tele/<device>/INFO1`` (sent at boot: ``Info1.Module``, ``Info1.Version``). The model is
+the module when it is a name (``"Sonoff Basic"``); a module number (``"Module": 1``) is
+not turned into a name. The manufacturer is ``Tasmota`` (what Home Assistant's own
+Tasmota integration shows).
 """
 
 from __future__ import annotations
@@ -26,6 +34,7 @@ from devices.decoders._common import (
     DEFAULT_MAX_BYTES,
     ResultBuilder,
     check_max_bytes,
+    device_info,
     is_number,
     json_type,
     load_json_object,
@@ -36,7 +45,7 @@ from devices.decoders._common import (
     to_float,
     word_to_bool,
 )
-from devices.readings import DecodeError, DecodeIssue, DecodeResult
+from devices.readings import DecodeError, DecodeIssue, DecodeResult, DeviceInfo
 
 TEMPERATURE_KEYS: Final = frozenset({"Temperature", "DewPoint", "HeatIndex"})
 PRESSURE_KEYS: Final = frozenset({"Pressure", "SeaPressure"})
@@ -63,6 +72,10 @@ KNOWN_UNITS: Final[dict[str, str | None]] = {
 _TEMP_UNITS: Final = {"C": "°C", "F": "°F", "K": "K"}
 _META_KEYS: Final = frozenset({"Time", "TempUnit", "PressureUnit", "SpeedUnit"})
 _STATUS_WRAPPER: Final = "StatusSNS"  # stat/<dev>/STATUS8 and STATUS10 wrap the payload
+_STAT_READINGS: Final = frozenset({"STATUS8", "STATUS10"})
+_STAT_INFO: Final = frozenset({"STATUS", "STATUS0", "STATUS2"})  # STATUS0 has StatusSNS too
+_TELE_INFO: Final = "INFO1"
+MANUFACTURER: Final = "Tasmota"
 
 
 class TasmotaDecoder:
@@ -83,25 +96,43 @@ class TasmotaDecoder:
         self._tz = make_tz(device_tz)
         self._max_bytes = check_max_bytes(max_bytes)
 
-    def _device(self, topic: str) -> str | None:
+    def _device(self, topic: str) -> tuple[str, str] | None:
+        """(device, leaf) of a topic this decoder reads."""
         parts = topic.split("/")
         if len(parts) != 3 or not parts[1]:
             return None
         prefix, device, leaf = parts
-        if (prefix, leaf) == (self._tele_prefix, "SENSOR"):
-            return device
-        if prefix == self._stat_prefix and leaf in ("STATUS8", "STATUS10"):
-            return device
+        if prefix == self._tele_prefix and leaf in ("SENSOR", _TELE_INFO):
+            return device, leaf
+        if prefix == self._stat_prefix and leaf in _STAT_READINGS | _STAT_INFO:
+            return device, leaf
         return None
 
-    def decode(self, topic: str, payload: bytes, received_at: float) -> DecodeResult:
-        """Decode a ``tele/<device>/SENSOR`` message."""
-        device = self._device(topic)
+    def info_topics(self, topic: str) -> tuple[str, ...]:
+        """The info topics of the devices `topic` (``tele/<device>/SENSOR``) reads."""
+        parts = topic.split("/")
+        device = parts[1] if len(parts) == 3 else "+" if parts[-1] == "#" else None
         if device is None:
+            return ()
+        stat = tuple(f"{self._stat_prefix}/{device}/{leaf}" for leaf in sorted(_STAT_INFO))
+        return (*stat, f"{self._tele_prefix}/{device}/{_TELE_INFO}")
+
+    def decode(self, topic: str, payload: bytes, received_at: float) -> DecodeResult:
+        """Decode a ``tele/<device>/SENSOR`` message (or a device info one)."""
+        found = self._device(topic)
+        if found is None:
             return reject(DecodeIssue(DecodeError.UNKNOWN_TOPIC, None, f"not SENSOR: {topic!r}"))
+        device, leaf = found
         doc = load_json_object(payload, self._max_bytes)
         if isinstance(doc, DecodeIssue):
             return reject(doc)
+        info = None
+        if leaf == _TELE_INFO or leaf in _STAT_INFO:
+            info = _info(device, doc)
+            if not isinstance(doc.get(_STATUS_WRAPPER), dict):  # STATUS0 has readings too
+                out = ResultBuilder(device, received_at)
+                out.info(info)
+                return out.result(nothing="no device info")
         wrapped = doc.get(_STATUS_WRAPPER)
         if isinstance(wrapped, dict):
             doc = wrapped
@@ -114,6 +145,7 @@ class TasmotaDecoder:
             else:
                 ts = parsed
         out = ResultBuilder(device, ts)
+        out.info(info)
         if time_issue is not None:
             out.issue(time_issue)
         temp_unit = _unit_word(doc.get("TempUnit"), "C")
@@ -129,6 +161,26 @@ class TasmotaDecoder:
             else:
                 _add(out, (key,), value, _unit(key, temp_unit, pressure_unit), key)
         return out.result(nothing="no numeric or on/off value")
+
+
+def _info(device: str, doc: dict[str, object]) -> DeviceInfo | None:
+    """The device info of a STATUS, STATUS0, STATUS2 or INFO1 payload, if it has any."""
+    info1 = doc.get("Info1", doc)  # before Tasmota 9, INFO1 was not wrapped
+    status, fwr = doc.get("Status"), doc.get("StatusFWR")
+    module: object = None
+    version: object = None
+    hardware: object = None
+    if isinstance(info1, dict):
+        module, version = info1.get("Module"), info1.get("Version")
+    if isinstance(status, dict):
+        module = status.get("Module", module)
+    if isinstance(fwr, dict):
+        version, hardware = fwr.get("Version", version), fwr.get("Hardware")
+    if not isinstance(module, str):
+        module = None  # a module number: its name is in Tasmota's source, not the payload
+    if device_info(device, None, module, version, hardware) is None:
+        return None  # nothing said: no manufacturer either
+    return device_info(device, MANUFACTURER, module, version, hardware)
 
 
 def _unit_word(value: object, default: str) -> str:

@@ -16,6 +16,11 @@ becomes 1.0/0.0 when it is ``"ON"``/``"OFF"`` and is skipped otherwise (covers, 
 
 ``last_seen`` (if enabled in Zigbee2MQTT: ISO 8601 or epoch milliseconds) is the
 timestamp; otherwise the receive time.
+
+Device info (`info_topics`): ``<base>/bridge/devices`` (retained; a JSON array, one object
+per device) gives each ``friendly_name`` its manufacturer (``definition.vendor``, else
+``manufacturer``), model (``definition.model``, else ``model_id``) and software version
+(``software_build_id``). It may be larger than ``max_bytes`` (up to `BRIDGE_MAX_BYTES`).
 """
 
 from __future__ import annotations
@@ -27,9 +32,12 @@ from devices.decoders._common import (
     DEFAULT_MAX_BYTES,
     ResultBuilder,
     check_max_bytes,
+    device_info,
     is_number,
     json_type,
+    load_json,
     load_json_object,
+    lookup,
     make_tz,
     parse_timestamp,
     reject,
@@ -83,6 +91,11 @@ BINARY_KEYS: Final = frozenset(
 _STATE_KEY: Final = "state"  # "ON"/"OFF" on switches, but "OPEN"/"LOCK"... elsewhere
 
 _SUBTOPICS: Final = frozenset({"set", "get", "availability"})
+_BRIDGE_DEVICES: Final = "bridge/devices"
+BRIDGE_MAX_BYTES: Final = 4 * 1024 * 1024
+"""The bound on ``bridge/devices`` (its ``exposes`` make it a few kB per device)."""
+MAX_BRIDGE_DEVICES: Final = 2000
+"""Devices read from one ``bridge/devices`` message; the rest are skipped."""
 _TIMESTAMP_KEY: Final = "last_seen"
 
 
@@ -114,8 +127,14 @@ class Zigbee2MqttDecoder:
             return None
         return name
 
+    def info_topics(self, topic: str) -> tuple[str, ...]:
+        """``<base>/bridge/devices``: every device's manufacturer and model."""
+        return (f"{self._base}/{_BRIDGE_DEVICES}",)
+
     def decode(self, topic: str, payload: bytes, received_at: float) -> DecodeResult:
-        """Decode one device state message."""
+        """Decode one device state message (or the bridge's device list)."""
+        if topic == f"{self._base}/{_BRIDGE_DEVICES}":
+            return self._bridge_devices(payload, received_at)
         device = self._device(topic)
         if device is None:
             detail = f"not a device state topic: {topic!r}"
@@ -147,3 +166,27 @@ class Zigbee2MqttDecoder:
             elif is_number(value):
                 out.add(key, to_float(value, key), None)
         return out.result(nothing="no known or numeric value")
+
+    def _bridge_devices(self, payload: bytes, received_at: float) -> DecodeResult:
+        doc = load_json(payload, max(self._max_bytes, BRIDGE_MAX_BYTES))
+        if isinstance(doc, DecodeIssue):
+            return reject(doc)
+        if not isinstance(doc, list):
+            detail = f"expected a JSON array, got {json_type(doc)}"
+            return reject(DecodeIssue(DecodeError.WRONG_TYPE, None, detail))
+        out = ResultBuilder(self._base, received_at)
+        for entry in doc[:MAX_BRIDGE_DEVICES]:
+            name = entry.get("friendly_name") if isinstance(entry, dict) else None
+            if not isinstance(name, str) or not name:
+                continue  # not a device entry: skipped, as unknown keys are
+            vendor = lookup(entry, ("definition", "vendor"))
+            model = lookup(entry, ("definition", "model"))
+            out.info(
+                device_info(
+                    name,
+                    vendor if isinstance(vendor, str) else entry.get("manufacturer"),
+                    model if isinstance(model, str) else entry.get("model_id"),
+                    entry.get("software_build_id"),
+                )
+            )
+        return out.result(nothing="no device with a manufacturer or model")

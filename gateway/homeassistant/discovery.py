@@ -27,6 +27,10 @@
   state `<prefix>/cameras/<cam>/detect` `ON`/`OFF`, retained) and a `button` (snapshot
   now: `<prefix>/cmd/camera/<cam>/snapshot`); on the gateway a `button` that reloads
   the config file (`<prefix>/cmd/reload`). Answers go to `.../result` as usual.
+- A device's `manufacturer`, `model`, `sw_version` and `hw_version` are in its `device`
+  block once the pipeline hands them on (`describe`: what the payload says, see
+  `devices.readings.DeviceInfo`); the device's configs are sent again when they first
+  arrive or change.
 - Configs are retained; sent again when Home Assistant's birth message
   (`<discovery prefix>/status` = `online`) arrives.
 - A reload (`update`) publishes only the configs that changed and deletes the ones no
@@ -44,9 +48,11 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from devices.readings import DeviceInfo
 from gateway import __version__
 from gateway.config import GatewayConfig, SensorConfig
 from gateway.config.ha_classes import (
@@ -109,6 +115,19 @@ _METRIC_IN_TEMPLATE = re.compile(r"metrics\['([a-z0-9_]+)'\]")
 def _slug(label: str) -> str:
     """`label` as an object/unique id part: HA allows `[a-zA-Z0-9_-]` there."""
     return re.sub(r"[^A-Za-z0-9_]", "_", label)
+
+
+InfoKey = tuple[str, str | None]
+"""(sensor id, physical device or None for the sensor entry's device)."""
+
+
+def with_info(device: dict[str, Any], info: DeviceInfo | None) -> dict[str, Any]:
+    """An HA `device` block with what the device said about itself."""
+    if info is not None:
+        for key in ("manufacturer", "model", "sw_version", "hw_version"):
+            if (value := getattr(info, key)) is not None:
+                device[key] = value
+    return device
 
 
 def _dumps(doc: dict[str, Any]) -> bytes:
@@ -212,9 +231,15 @@ def split_devices(sensor: SensorConfig) -> bool:
 class _Builder:
     """The discovery payloads of one gateway config."""
 
-    def __init__(self, config: GatewayConfig, topics: Topics) -> None:
+    def __init__(
+        self,
+        config: GatewayConfig,
+        topics: Topics,
+        infos: Mapping[InfoKey, DeviceInfo] | None = None,
+    ) -> None:
         self.config = config
         self.topics = topics
+        self.infos = infos or {}
         self.gw = config.gateway.id
         self.node = f"edgegw_{self.gw}"
         self.prefix = config.homeassistant.discovery_prefix
@@ -283,11 +308,12 @@ class _Builder:
         return out
 
     def sensor_device(self, sensor: SensorConfig) -> dict[str, Any]:
-        return {
+        block = {
             "identifiers": [f"{self.node}_{sensor.id}"],
             "name": sensor.name or sensor.id,
             "via_device": self.node,
         }
+        return with_info(block, self.infos.get((sensor.id, None)))
 
     def sensor_entities(self, sensor: SensorConfig) -> dict[str, dict[str, Any]]:
         """The static entities: rules, and metrics of a one-device sensor with a known unit."""
@@ -333,6 +359,7 @@ class _Builder:
                 "name": device,
                 "via_device": self.node,
             }
+            with_info(ha_device, self.infos.get((sensor.id, device)))
             state_topic = self.topics.sensor_device_state(sensor.id, dslug)
             object_id = f"{sensor.id}-{dslug}-{metric}"
             unique_id = f"{self.node}_{sensor.id}_{dslug}_{metric}"
@@ -438,13 +465,15 @@ class _Builder:
         return out
 
 
-def discovery_configs(config: GatewayConfig, topics: Topics) -> dict[str, bytes]:
+def discovery_configs(
+    config: GatewayConfig, topics: Topics, infos: Mapping[InfoKey, DeviceInfo] | None = None
+) -> dict[str, bytes]:
     """Every static discovery config of `config`: retained topic -> JSON payload.
 
     Per-device entities of sensors with wildcard topics, and metrics whose unit comes
     from the decoder, are added by `Discovery.announce` when the pipeline knows them.
     """
-    builder = _Builder(config, topics)
+    builder = _Builder(config, topics, infos)
     docs = builder.gateway_entities()
     for sensor in config.sensors:
         docs.update(builder.sensor_entities(sensor))
@@ -479,6 +508,7 @@ class Discovery:
         self._static = discovery_configs(config, topics)
         self._known: dict[tuple[str, str | None, str], _Known] = {}
         self._dynamic: dict[tuple[str, str | None, str], tuple[str, bytes]] = {}
+        self._infos: dict[InfoKey, DeviceInfo] = {}
         self._adopted: dict[str, tuple[str, str, str]] = {}
         """Retained per-device configs of a previous run: topic -> (sensor, slug, metric)."""
         self._subs: list[Subscription] = []
@@ -507,7 +537,8 @@ class Discovery:
             return
         key = (sensor_id, device, metric)
         self._known[key] = _Known(sensor_id, device, metric, unit)
-        built = _Builder(self._config, self._topics).metric_entity(sensor, device, metric, unit)
+        builder = _Builder(self._config, self._topics, self._infos)
+        built = builder.metric_entity(sensor, device, metric, unit)
         if built is None:
             return
         topic, payload = built[0], _dumps(built[1])
@@ -520,12 +551,35 @@ class Discovery:
         if before != payload:
             self._bus.publish(topic, payload, qos=1, retain=True)
 
+    def describe(self, sensor_id: str, device: str | None, info: DeviceInfo) -> None:
+        """A device said what it is: its configs carry it (sent again if it is new)."""
+        key = (sensor_id, device)
+        if self._infos.get(key) == info:
+            return
+        old = self.configs
+        self._infos[key] = info
+        self._rebuild(old)
+
     def update(self, config: GatewayConfig) -> int:
         """A reload: publish new and changed configs, delete removed ones; how many changed."""
         old = self.configs
         self._config = config
-        self._static = discovery_configs(config, self._topics)
-        builder = _Builder(config, self._topics)
+        for topic, (sensor_id, _, metric) in list(self._adopted.items()):
+            if not self._adoptable(sensor_id, metric):
+                del self._adopted[topic]
+                old[topic] = b"-"  # delete it below
+        ids = {s.id for s in config.sensors}
+        self._infos = {k: v for k, v in self._infos.items() if k[0] in ids}
+        changed = self._rebuild(old)
+        if changed:
+            log.info("home assistant discovery: %d entities changed", changed)
+        return changed
+
+    def _rebuild(self, old: dict[str, bytes]) -> int:
+        """Build every config again; publish what differs from `old`; how many did."""
+        config = self._config
+        self._static = discovery_configs(config, self._topics, self._infos)
+        builder = _Builder(config, self._topics, self._infos)
         sensors = {s.id: s for s in config.sensors}
         self._dynamic = {}
         for key, known in list(self._known.items()):
@@ -537,10 +591,6 @@ class Discovery:
                 del self._known[key]
             else:
                 self._dynamic[key] = (built[0], _dumps(built[1]))
-        for topic, (sensor_id, _, metric) in list(self._adopted.items()):
-            if not self._adoptable(sensor_id, metric):
-                del self._adopted[topic]
-                old[topic] = b"-"  # delete it below
         new = self.configs
         changed = 0
         for topic in old.keys() - new.keys() - self._adopted.keys():
@@ -550,8 +600,6 @@ class Discovery:
             if old.get(topic) != payload:
                 self._bus.publish(topic, payload, qos=1, retain=True)
                 changed += 1
-        if changed:
-            log.info("home assistant discovery: %d entities changed", changed)
         return changed
 
     def stop(self, *, remove: bool) -> None:

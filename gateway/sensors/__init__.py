@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from gateway.config import GatewayConfig, SensorConfig
 from gateway.errors import CommandError, ConfigError
@@ -30,7 +30,13 @@ from gateway.mqtt.bus import Message, Subscription
 from gateway.runtime import CommandRequest, ReloadReport, RuntimeContext, bool_arg
 from gateway.sensors.clock import SensorClock
 from gateway.sensors.metrics import SensorMetrics, Totals, register_totals
-from gateway.sensors.pipeline import Announcement, Outlets, SensorPipeline, build_decoder
+from gateway.sensors.pipeline import (
+    Announcement,
+    Description,
+    Outlets,
+    SensorPipeline,
+    build_decoder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -40,10 +46,11 @@ SUBSCRIBE_QOS = 1
 
 @dataclass(slots=True)
 class _Slot:
-    """One sensor's subscription; the pipeline behind it is swapped on a reload."""
+    """One sensor's subscriptions (its topic, its device info topics); the pipeline behind
+    them is swapped on a reload."""
 
     pipeline: SensorPipeline
-    subscription: Subscription | None = None
+    subscriptions: list[Subscription] = field(default_factory=list)
 
     def on_message(self, message: Message) -> None:
         """The bus handler: hand the message to the current pipeline."""
@@ -62,12 +69,23 @@ class Sensors:
         self._discovery: Discovery | None = None
 
     def _outlets(self, ctx: RuntimeContext) -> Outlets:
-        return Outlets(bus=ctx.bus, events=ctx.events, topics=ctx.topics, announce=self._announce)
+        return Outlets(
+            bus=ctx.bus,
+            events=ctx.events,
+            topics=ctx.topics,
+            announce=self._announce,
+            describe=self._describe,
+        )
 
     def _announce(self, what: Announcement) -> None:
         """A pipeline found a metric (of a device) and its unit: tell Home Assistant."""
         if self._discovery is not None:
             self._discovery.announce(what.sensor, what.device, what.metric, what.unit)
+
+    def _describe(self, what: Description) -> None:
+        """A device said what it is (manufacturer, model): tell Home Assistant."""
+        if self._discovery is not None:
+            self._discovery.describe(what.sensor, what.device, what.info)
 
     def _pipeline(self, ctx: RuntimeContext, sensor: SensorConfig, index: int) -> SensorPipeline:
         ratelog = RateLimitedLog(
@@ -83,12 +101,18 @@ class Sensors:
         )
 
     def _subscribe(self, slot: _Slot) -> None:
-        slot.subscription = self._ctx.bus.subscribe(
-            slot.pipeline.config.topic,
-            slot.on_message,
-            qos=SUBSCRIBE_QOS,
-            name=f"sensor:{slot.pipeline.name}",
-        )
+        pipeline = slot.pipeline
+        slot.subscriptions = [
+            self._ctx.bus.subscribe(
+                topic, slot.on_message, qos=SUBSCRIBE_QOS, name=f"sensor:{pipeline.name}"
+            )
+            for topic in (pipeline.config.topic, *pipeline.info_topics)
+        ]
+
+    def _unsubscribe(self, slot: _Slot) -> None:
+        for sub in slot.subscriptions:
+            self._ctx.bus.unsubscribe(sub)
+        slot.subscriptions = []
 
     def start(self) -> None:
         """Build every pipeline (a bad decoder option stops the start), then subscribe."""
@@ -129,8 +153,7 @@ class Sensors:
         for name in [n for n in self._slots if n not in wanted]:
             gone = self._slots.pop(name)
             gone.pipeline.stop_restore()
-            if gone.subscription is not None:
-                ctx.bus.unsubscribe(gone.subscription)
+            self._unsubscribe(gone)
             report.stopped.append(f"sensor:{name}")
         report.merge(self._reload_discovery(ctx))  # before new pipelines announce
         for name, (index, sensor) in wanted.items():
@@ -147,9 +170,8 @@ class Sensors:
             old = slot.pipeline
             old.stop_restore()
             slot.pipeline = pipeline  # same topic: the subscription stays, nothing is lost
-            if old.config.topic != sensor.topic:
-                if slot.subscription is not None:
-                    ctx.bus.unsubscribe(slot.subscription)
+            if (old.config.topic, old.info_topics) != (sensor.topic, pipeline.info_topics):
+                self._unsubscribe(slot)
                 self._subscribe(slot)
             report.restarted.append(f"sensor:{name}")
         if self._clock is not None and (report.started or report.restarted or report.stopped):
@@ -168,6 +190,8 @@ class Sensors:
                 self._discovery = Discovery(config=cfg, bus=ctx.bus, topics=ctx.topics)
                 self._discovery.start()
                 for slot in self._slots.values():
+                    for info in slot.pipeline.described():
+                        self._describe(info)
                     for what in slot.pipeline.announced():
                         self._announce(what)
                 report.started.append("homeassistant")

@@ -15,6 +15,12 @@ windows per physical device and publishes each device's own retained state
 (`.../availability`: `online` when it reports, `offline` when it goes silent): Home
 Assistant shows one device per physical device. Each (device, metric, unit) seen is
 handed once to the `announce` outlet (Home Assistant discovery).
+
+What a device says about itself (`DeviceInfo`: manufacturer, model, versions; the
+decoder's `info_topics` are subscribed too) goes to the `describe` outlet when it first
+arrives or changes, for a device this sensor shows: each physical device of a wildcard
+sensor once it reported (or was restored), else the `device:` filter or the device the
+first reading came from.
 """
 
 from __future__ import annotations
@@ -26,14 +32,14 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from devices.decoders import Decoder, DecoderConfigError, make_decoder
-from devices.readings import DecodeIssue, Reading
+from devices.decoders import Decoder, DecoderConfigError, info_topics, make_decoder
+from devices.readings import DecodeIssue, DeviceInfo, Reading
 from gateway.config.sensors import MetricConfig, SensorConfig
 from gateway.errors import ConfigError, ConfigIssue
 from gateway.events import Events, Kind, Priority
 from gateway.logs import RateLimitedLog
 from gateway.mqtt.bus import Message, MqttBus, Subscription
-from gateway.mqtt.topics import Topics, slug
+from gateway.mqtt.topics import TopicFilter, Topics, slug
 from gateway.sensors.liveness import Liveness, Return
 from gateway.sensors.metrics import SensorMetrics
 from gateway.sensors.rules import RuleRunner, Transition
@@ -45,6 +51,8 @@ STATE_VERSION = 1
 SUMMARY, ALERT, CLEAR = Kind.SENSOR_SUMMARY, Kind.SENSOR_ALERT, Kind.SENSOR_CLEAR
 OFFLINE, ONLINE = Kind.DEVICE_OFFLINE, Kind.DEVICE_ONLINE
 _ENTRY_KEYS = ("count", "min", "max", "mean", "last", "value", "unit", "ts")
+MAX_DEVICE_INFOS = 1000
+"""Devices whose info one sensor keeps (a Zigbee2MQTT bridge lists every device)."""
 
 
 def build_decoder(config: SensorConfig, *, where: str = "sensors") -> Decoder:
@@ -90,6 +98,19 @@ Announcer = Callable[[Announcement], None]
 
 
 @dataclass(slots=True, frozen=True)
+class Description:
+    """What a device of a sensor says about itself (manufacturer, model, versions)."""
+
+    sensor: str
+    device: str | None
+    """The physical device (a sensor with a wildcard topic); None: the sensor is the device."""
+    info: DeviceInfo
+
+
+Describer = Callable[[Description], None]
+
+
+@dataclass(slots=True, frozen=True)
 class Outlets:
     """Where a pipeline's output goes."""
 
@@ -97,6 +118,7 @@ class Outlets:
     events: Events
     topics: Topics
     announce: Announcer | None = None
+    describe: Describer | None = None
 
 
 class SensorPipeline:
@@ -144,6 +166,14 @@ class SensorPipeline:
         self._announced: dict[tuple[str | None, str], str | None] = {}
         self._seen = False
         self._restore: list[Subscription] = []
+        covered = TopicFilter.parse(config.topic)
+        self.info_topics = tuple(
+            t for t in info_topics(self._decoder, config.topic) if not covered.matches(t)
+        )
+        """Topics of device info this sensor subscribes to besides its own."""
+        self._infos: dict[str, DeviceInfo] = {}
+        self._described: dict[str | None, DeviceInfo] = {}
+        self._first_device: str | None = config.device
 
     # ---- restore -----------------------------------------------------------------------
 
@@ -196,9 +226,50 @@ class SensorPipeline:
         """Every (device, metric, unit) announced so far (to tell a new discovery)."""
         return [Announcement(self.name, d, m, u) for (d, m), u in self._announced.items()]
 
+    def described(self) -> list[Description]:
+        """Every device info described so far (to tell a new discovery)."""
+        return [Description(self.name, d, info) for d, info in self._described.items()]
+
     def _new_device(self, device: str) -> _Device:
         dev = self._devices[device] = _Device(slug(device))
+        self._describe(device)
         return dev
+
+    def _device_infos(self, infos: Sequence[DeviceInfo]) -> None:
+        only = self.config.device
+        for info in infos:
+            device = info.device
+            if only is not None and device != only:
+                continue
+            if device not in self._infos and len(self._infos) >= MAX_DEVICE_INFOS:
+                continue
+            self._infos[device] = info
+            self._describe(device)
+
+    def _first_reading(self, device: str) -> None:
+        """The first reading of a one-device sensor names its device (without `device:`)."""
+        if self._first_device is None:
+            self._first_device = device
+            self._describe(device)
+
+    def _describe(self, device: str) -> None:
+        """Hand `device`'s info on if it is new or changed and the device is shown."""
+        info = self._infos.get(device)
+        if info is None:
+            return
+        if self.split:
+            if device not in self._devices:
+                return  # told when it reports
+            owner: str | None = device
+        elif device == self._first_device:
+            owner = None
+        else:
+            return
+        if self._described.get(owner) == info:
+            return
+        self._described[owner] = info
+        if self._out.describe is not None:
+            self._out.describe(Description(self.name, owner, info))
 
     def _announce(self, device: str | None, metric: str, unit: str | None) -> None:
         key = (device, metric)
@@ -233,6 +304,8 @@ class SensorPipeline:
         result = self._decoder.decode(message.topic, message.payload, message.received_at)
         if result.errors:
             self._rejected(message.topic, result.errors)
+        if result.infos:
+            self._device_infos(result.infos)
         if result.readings:
             self.ingest(result.readings, message.received_at)
 
@@ -251,6 +324,7 @@ class SensorPipeline:
             first, dev.seen = not dev.seen, True
         elif not self._seen:
             first = self._seen = True
+            self._first_reading(device)
         if self._liveness is not None:
             back = self._liveness.seen(device, time.monotonic())
             if back is not None:
