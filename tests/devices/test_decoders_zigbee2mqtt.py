@@ -141,7 +141,6 @@ def test_nan_and_infinity_are_rejected() -> None:
     "topic",
     [
         "zigbee2mqtt/bridge/state",
-        "zigbee2mqtt/bridge/devices",
         "zigbee2mqtt/bridge/event",
         "zigbee2mqtt/lamp/set",
         "zigbee2mqtt/lamp/get",

@@ -34,7 +34,9 @@ ENTITY_KEYS = {
     "command_topic", "payload_press", "state_on", "state_off", "icon",
     "availability_mode", "suggested_display_precision",
 }  # fmt: skip
-DEVICE_KEYS = {"identifiers", "name", "manufacturer", "model", "sw_version", "via_device"}
+DEVICE_KEYS = {
+    "identifiers", "name", "manufacturer", "model", "sw_version", "hw_version", "via_device",
+}  # fmt: skip
 
 
 async def collect(c: aiomqtt.Client, n: int) -> dict[str, dict[str, Any]]:
@@ -129,3 +131,77 @@ async def test_entities_of_removed_sensors_are_deleted(
         await c.publish(stale, b"probe", qos=1)
         assert (await next_message(c)).payload == b"probe"
         await c.publish(stale, b"", qos=1, retain=True)
+
+
+async def test_devices_carry_manufacturer_and_model_from_their_payloads(
+    mosquitto: Mosquitto, make_config: ConfigFactory, gateway_id: str
+) -> None:
+    """Zigbee2MQTT's retained bridge/devices (before the device reports) and a Tasmota's
+    STATUS2 (after it reported) end up in the HA `device` blocks, and a change is re-sent."""
+    ha, node, base, plug = (
+        f"ha_{gateway_id}",
+        f"edgegw_{gateway_id}",
+        f"z2m_{gateway_id}",
+        (f"plug_{gateway_id}"),
+    )
+    bridge = [
+        {"friendly_name": "Coordinator", "type": "Coordinator", "definition": None},
+        {"friendly_name": "kitchen", "manufacturer": "LUMI", "model_id": "lumi.weather",
+         "definition": {"model": "WSDCGQ11LM", "vendor": "Aqara"}},
+    ]  # fmt: skip
+    sensors = [
+        {"id": "zb", "topic": f"{base}/+", "decoder": "zigbee2mqtt",
+         "decoder_options": {"base_topic": base}},
+        {"id": "plug", "topic": f"tele/{plug}/SENSOR", "decoder": "tasmota",
+         "metrics": {"am2301_temperature": {"unit": "°C", "device_class": "temperature"}}},
+    ]  # fmt: skip
+    cfg = make_config(mosquitto, sensors=sensors, homeassistant={"discovery_prefix": ha})
+    kitchen = f"{ha}/sensor/{node}/zb-kitchen-temperature/config"
+    plug_temp = f"{ha}/sensor/{node}/plug-am2301_temperature/config"
+
+    async def until(c: aiomqtt.Client, topic: str, done: Any) -> list[tuple[str, Any]]:
+        """Every config (topic, device block) until one of `topic` for which `done` holds."""
+        seen: list[tuple[str, Any]] = []
+        while not seen or seen[-1][0] != topic or not done(seen[-1][1]):
+            message = await next_message(c)
+            if isinstance(message.payload, bytes) and message.payload:
+                seen.append((message.topic.value, json.loads(message.payload)["device"]))
+        return seen
+
+    async with client(mosquitto) as c:
+        await c.publish(f"{base}/bridge/devices", json.dumps(bridge), qos=1, retain=True)
+        await c.subscribe(f"{ha}/+/{node}/+/config", qos=1)
+        try:
+            async with running(build_gateway(cfg)):
+                await c.publish(f"{base}/kitchen", b'{"temperature": 21.5}', qos=1)
+                # The bridge's list came first: the kitchen's entity never lacks its model.
+                (_, first) = (await until(c, kitchen, lambda d: True))[-1]
+                assert set(first) <= DEVICE_KEYS
+                assert (first["manufacturer"], first["model"]) == ("Aqara", "WSDCGQ11LM")
+                assert first["name"] == "kitchen"
+                # The Tasmota reported before saying what it is: its configs are sent again.
+                reading = b'{"AM2301": {"Temperature": 21.0}}'
+                await c.publish(f"tele/{plug}/SENSOR", reading, qos=1)
+                fwr = {"StatusFWR": {"Version": "13.1.0(tasmota)", "Hardware": "ESP8266EX"}}
+                await c.publish(f"stat/{plug}/STATUS2", json.dumps(fwr), qos=1)
+                device = (await until(c, plug_temp, lambda d: "sw_version" in d))[-1][1]
+                assert set(device) <= DEVICE_KEYS
+                assert (device["manufacturer"], device["sw_version"], device["hw_version"]) == (
+                    "Tasmota", "13.1.0(tasmota)", "ESP8266EX",
+                )  # fmt: skip
+                assert device["identifiers"] == [f"{node}_plug"]
+                # An upgrade changes the version: sent again, once (the same STATUS2 twice).
+                fwr["StatusFWR"]["Version"] = "14.0.0(tasmota)"
+                await c.publish(f"stat/{plug}/STATUS2", json.dumps(fwr), qos=1)
+                await c.publish(f"stat/{plug}/STATUS2", json.dumps(fwr), qos=1)
+                upgraded = await until(c, plug_temp, lambda d: d["sw_version"] == "14.0.0(tasmota)")
+                assert [t for t, _ in upgraded].count(plug_temp) == 1
+                # HA's birth message brings every config (the plug's first), with what is known.
+                await c.publish(f"{ha}/status", b"online", qos=1)
+                resent = await until(c, kitchen, lambda d: True)
+                assert [t for t, _ in resent].count(plug_temp) == 1  # not for the repeat
+                again = dict(resent)
+                assert again[kitchen]["model"] == "WSDCGQ11LM"
+                assert again[plug_temp]["sw_version"] == "14.0.0(tasmota)"
+        finally:
+            await c.publish(f"{base}/bridge/devices", b"", qos=1, retain=True)
