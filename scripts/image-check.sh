@@ -284,6 +284,9 @@ cameras:
     source: mqtt:imagecheck/cam/jpeg
     model: person
     motion: {enabled: false}
+    # Face redaction needs blazeface_full, fetched with `edgegw models fetch` into /data;
+    # the image ships only the person detector, and this check runs without a fetch.
+    privacy: {redact_faces: false}
 models:
   - id: person
     name: person_ssdlite
