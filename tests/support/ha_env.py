@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import json
 import signal
 import subprocess
-import sys
 import time
 import zipfile
 from collections.abc import AsyncIterator
@@ -37,7 +35,7 @@ from typing import Any
 
 import aiohttp
 
-from gateway.datadir import default_data_dir
+from tests.support.venvs import locked_venv, run_step
 
 __all__ = [
     "HA_VERSION",
@@ -67,7 +65,6 @@ _EXTRA = (
     "PyTurboJPEG==1.7.1",  # camera (loaded with MQTT), which imports numpy
     "numpy==1.26.0",
 )
-_STAMP = ".edgegw-ready"
 _PIP_TIMEOUT_S = 1800
 CLIENT_ID_PATH = "/"
 
@@ -78,18 +75,8 @@ class HomeAssistantEnvError(RuntimeError):
 
 def ensure_ha_python(data_dir: Path | None = None) -> Path:
     """Return the Home Assistant venv's python, building the venv first if it is missing."""
-    root = (data_dir or default_data_dir()) / "venvs"
-    venv = root / f"homeassistant-{HA_VERSION}"
-    python = venv / "bin" / "python"
-    stamp, wanted = venv / _STAMP, f"homeassistant=={HA_VERSION} {' '.join(_EXTRA)}\n"
-    if stamp.is_file() and stamp.read_text() == wanted:
-        return python
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / f"homeassistant-{HA_VERSION}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another session may be building it
-        if stamp.is_file() and stamp.read_text() == wanted:
-            return python
-        _run([sys.executable, "-m", "venv", "--clear", str(venv)], "create the venv")
+
+    def install(venv: Path, python: Path) -> None:
         wheels = venv / "wheels"
         _run(
             [str(python), "-m", "pip", "download", "-q", "--disable-pip-version-check",
@@ -107,20 +94,18 @@ def ensure_ha_python(data_dir: Path | None = None) -> Path:
              str(wheel), "-c", str(constraints), *_EXTRA],
             f"pip install homeassistant=={HA_VERSION}",
         )  # fmt: skip
-        stamp.write_text(wanted)
-    return python
+
+    return locked_venv(
+        f"homeassistant-{HA_VERSION}",
+        f"homeassistant=={HA_VERSION} {' '.join(_EXTRA)}\n",
+        install,
+        data_dir=data_dir,
+        error=HomeAssistantEnvError,
+    )
 
 
 def _run(argv: list[str], what: str) -> None:
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise HomeAssistantEnvError(f"cannot {what}: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip()[-2000:]
-        raise HomeAssistantEnvError(f"cannot {what} (exit {done.returncode}):\n{tail}")
+    run_step(argv, what, error=HomeAssistantEnvError, timeout_s=_PIP_TIMEOUT_S)
 
 
 CONFIGURATION = """\

@@ -16,17 +16,15 @@ REST server does not take a host); the tests talk to it on loopback.
 
 from __future__ import annotations
 
-import fcntl
 import signal
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.datadir import default_data_dir
+from tests.support.venvs import locked_venv, run_step
 
 __all__ = ["KSERVE_VERSION", "KServeEnvError", "KServeProcess", "ensure_kserve_python"]
 
@@ -35,7 +33,6 @@ MODELS = ("judge", "judge_pixels")
 
 KSERVE_VERSION = "0.21.0"
 _REQUIREMENTS = (f"kserve=={KSERVE_VERSION}",)
-_STAMP = ".edgegw-ready"
 _PIP_TIMEOUT_S = 900
 
 
@@ -45,36 +42,25 @@ class KServeEnvError(RuntimeError):
 
 def ensure_kserve_python(data_dir: Path | None = None) -> Path:
     """Return the KServe venv's python, building the venv first if it is missing."""
-    root = (data_dir or default_data_dir()) / "venvs"
-    venv = root / f"kserve-{KSERVE_VERSION}"
-    python = venv / "bin" / "python"
-    if (venv / _STAMP).is_file():
-        return python
-    root.mkdir(parents=True, exist_ok=True)
-    with (root / f"kserve-{KSERVE_VERSION}.lock").open("w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # another session may be building it
-        if (venv / _STAMP).is_file():
-            return python
-        _run([sys.executable, "-m", "venv", "--clear", str(venv)], "create the venv")
+
+    def install(_venv: Path, python: Path) -> None:
         _run(
             [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
              *_REQUIREMENTS],
             f"pip install {' '.join(_REQUIREMENTS)}",
         )  # fmt: skip
-        (venv / _STAMP).write_text(" ".join(_REQUIREMENTS) + "\n")
-    return python
+
+    return locked_venv(
+        f"kserve-{KSERVE_VERSION}",
+        " ".join(_REQUIREMENTS) + "\n",
+        install,
+        data_dir=data_dir,
+        error=KServeEnvError,
+    )
 
 
 def _run(argv: list[str], what: str) -> None:
-    try:
-        done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=_PIP_TIMEOUT_S, check=False
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise KServeEnvError(f"cannot {what}: {exc}") from exc
-    if done.returncode != 0:
-        tail = (done.stdout + done.stderr).strip()[-2000:]
-        raise KServeEnvError(f"cannot {what} (exit {done.returncode}):\n{tail}")
+    run_step(argv, what, error=KServeEnvError, timeout_s=_PIP_TIMEOUT_S)
 
 
 @dataclass(slots=True)
