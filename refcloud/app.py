@@ -37,7 +37,6 @@ from __future__ import annotations
 import asyncio
 import hmac
 import inspect
-import ipaddress
 import json
 import logging
 import ssl
@@ -59,6 +58,7 @@ from cloud_bridge.oip.protocol import (
     ModelMetadata,
     ServerMetadata,
 )
+from gateway.config.sections import is_loopback
 from refcloud.event_sink import EventSink
 from refcloud.images import ImageRejectedError
 
@@ -142,16 +142,6 @@ class _BadRequest(Exception):  # noqa: N818  # internal: becomes a 4xx answer, n
 
 def _error(status: int, message: str, **headers: str) -> web.Response:
     return web.json_response({"error": message}, status=status, headers=headers or None)
-
-
-def is_loopback(host: str) -> bool:
-    """Whether `host` is a loopback address (or `localhost`)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False
 
 
 @web.middleware

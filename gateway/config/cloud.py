@@ -3,7 +3,6 @@ model, outbox, retries, budgets."""
 
 from __future__ import annotations
 
-from ipaddress import ip_address
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -12,6 +11,7 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from gateway.config.base import OptionalSecret, Section
 from gateway.config.mqtt import TlsConfig
 from gateway.config.paths import ConfigPath
+from gateway.config.sections import is_loopback
 from gateway.kinds import Kind, kinds_matching
 
 _MB = 1_000_000
@@ -357,16 +357,5 @@ class CloudSection(Section):
             for url in (self.url, self.events_url, self.oip_url)
             if url is not None
             and (parts := urlsplit(url)).scheme == "http"
-            and not _is_loopback(parts.hostname)
+            and not (parts.hostname is not None and is_loopback(parts.hostname))
         ]
-
-
-def _is_loopback(host: str | None) -> bool:
-    if host is None:
-        return False
-    if host == "localhost":
-        return True
-    try:
-        return ip_address(host).is_loopback
-    except ValueError:
-        return False
