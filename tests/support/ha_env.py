@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import signal
 import subprocess
 import time
 import zipfile
@@ -35,6 +34,7 @@ from typing import Any
 
 import aiohttp
 
+from tests.support.processes import terminate
 from tests.support.venvs import locked_venv, run_step
 
 __all__ = [
@@ -207,12 +207,7 @@ class HomeAssistant:
         """Stop it (SIGTERM, then SIGKILL)."""
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 60)
         self.proc = None
 
     # ---- REST / WebSocket ----------------------------------------------------------------

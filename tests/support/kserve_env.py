@@ -16,7 +16,6 @@ REST server does not take a host); the tests talk to it on loopback.
 
 from __future__ import annotations
 
-import signal
 import subprocess
 import time
 import urllib.error
@@ -24,6 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.support.processes import terminate
 from tests.support.venvs import locked_venv, run_step
 
 __all__ = ["KSERVE_VERSION", "KServeEnvError", "KServeProcess", "ensure_kserve_python"]
@@ -101,12 +101,7 @@ class KServeProcess:
         """Stop it (SIGTERM, then SIGKILL)."""
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 15)
         self.proc = None
 
 

@@ -13,12 +13,13 @@ import json
 import os
 import random
 import shutil
-import signal
 import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support.processes import terminate
 
 
 def _ephemeral_range() -> range:
@@ -231,12 +232,7 @@ class Mosquitto:
         """Stop cleanly (SIGTERM: it saves its persistence file) and wait for the port."""
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 10)
         self.proc = None
         wait_port(self.port, up=False)
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import select
-import signal
 import subprocess
 import sys
 import time
@@ -20,6 +19,7 @@ import numpy.typing as npt
 import pytest
 
 from tests.support.mosquitto import free_port
+from tests.support.processes import terminate
 
 TOKEN = "cloud-test-token"
 REPO = Path(__file__).resolve().parents[3]
@@ -69,12 +69,7 @@ class CloudProcess:
         """Stop it (SIGTERM, then SIGKILL)."""
         if self.proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        terminate(self.proc, 10)
         if self.proc.stdout is not None:
             self.proc.stdout.close()
         self.proc = None
