@@ -1,6 +1,16 @@
 """Edge vs cloud on vtest.avi, scored against the hand-verified truth (lab/truth/vtest).
 
     python -m bench.hybrid [--frames N] [--mot-out PATH] [--edge-mot-out PATH]
+                           [--camera strong|cheap | --camera-config PATH] [--sweep]
+
+- Camera: `--camera strong` (default) is the shipped camera below; `--camera cheap` the
+  first camera of configs/cheap-edge.yaml (whole frame, no motion regions, low threshold,
+  wide band); `--camera-config PATH` the first camera with a model of any gateway config.
+  A camera's `detect_fps` below the clip's 10 fps is honoured on the clip's clock: the
+  frames in between are not processed, and the tracks of the last processed frame stand
+  for them in the scores (what the gateway reports until its next look).
+- `--sweep` (`bench.sweep`): cheap and strong, each edge-only and with the cloud, on the
+  same frames, side by side; writes sweep.json and sweep.png instead of hybrid.json.
 
 - Edge: the shipped camera of configs/gateway.example.yaml (the bundled SSDLite person
   detector on motion regions plus a periodic whole-frame look, the Kalman tracker, faces
@@ -61,6 +71,7 @@ from gateway.cloudlink.sink import EventRouter
 from gateway.cloudlink.verdicts import VerdictPublisher
 from gateway.config import MqttConfig, load_config
 from gateway.config.costs import CostsSection
+from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.costs.estimate import Comparison, Usage, compare, latency
 from gateway.events import Event, Events, Kind
 from gateway.inference.detector import Detector
@@ -75,6 +86,7 @@ from gateway.vision.component import build_detector
 from gateway.vision.corrections import VerdictSink
 from gateway.vision.publisher import CameraPublisher
 from gateway.vision.redact import FACE_MODEL, FaceRedactor, Redacted, find_faces
+from gateway.vision.tracker import Track
 from lab.evaluation import TrackPath, TrackRecorder, match_events
 from lab.footage import fetch_vtest
 from lab.mot import score_mot, write_mot
@@ -151,6 +163,25 @@ class HybridRun:
     """perf_counter() when the frame being handled was handed to the edge."""
     allcloud: list[AllCloudCall] = field(default_factory=list)
     """All-cloud samples: frames sent whole, and their round trips."""
+    held: tuple[Track, ...] = ()
+    """The last processed frame's tracks (they stand for frames `detect_fps` skips)."""
+    processed: int = 0
+    detector_calls: int = 0
+    """Frames the edge processed (fewer than `frames` when `detect_fps` < the clip's)."""
+
+
+class _DetectClock:
+    """The camera worker's `detect_fps` on the clip's clock: is this frame's turn due?"""
+
+    def __init__(self, fps: float) -> None:
+        self.interval = 1.0 / fps
+        self.next_at: float | None = None
+
+    def __call__(self, ts: float) -> bool:
+        if self.next_at is not None and ts < self.next_at - 1e-6:  # float jitter of frame clocks
+            return False
+        self.next_at = ts + self.interval
+        return True
 
 
 async def _all_cloud(
@@ -182,9 +213,10 @@ async def run_hybrid(
     *,
     allcloud_frames: int = 0,
     quality: int = 80,
+    camera: tuple[CameraConfig, ModelConfig] | None = None,
 ) -> HybridRun:
-    """Run the shipped camera and the gateway's publisher with the cloud in the loop."""
-    cam, model = shipped_person_camera()
+    """Run a camera (default: the shipped one) and its publisher with the cloud in the loop."""
+    cam, model = shipped_person_camera() if camera is None else camera
     model = model.model_copy(update={"num_threads": threads})
     analyzer = FrameAnalyzer(cam, model, build_detector(model), redactor=redactor)
     stats = Stats()
@@ -242,13 +274,21 @@ async def run_hybrid(
             async with OipClient(f"http://127.0.0.1:{bound}", timeout=60) as oip:
                 cloud = _Cloud(router, oip, judge.name, publish_verdict, run)
                 ts = 0.0
+                due = _DetectClock(cam.detect_fps)
                 for index, image in enumerate(read_video(str(clip), frames)):
                     ts = index / VTEST_FPS
+                    if not due(ts):  # detect_fps: the camera worker skips this frame
+                        run.recorder.record(index, run.held)
+                        run.frames = index + 1
+                        continue
                     run.arrival = time.perf_counter()
                     t0 = time.process_time()
                     outcome = analyzer.process(image, ts)
                     run.cpu_s += time.process_time() - t0
+                    run.processed += 1
+                    run.detector_calls += outcome.detector_calls
                     run.recorder.record(index, outcome.active)
+                    run.held = outcome.active
                     for report in outcome.ended:
                         run.ended_best[report.track.id] = report.track.best_score
                     publisher.handle(outcome)
@@ -436,15 +476,61 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="frames sent whole to the cloud to time all-cloud (default 40)",
     )
     p.add_argument("--config", type=Path, help="take the `costs:` section of this gateway config")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument(
+        "--camera",
+        choices=sorted(CAMERAS),
+        default="strong",
+        help="strong: configs/gateway.example.yaml's camera (default); cheap: "
+        "configs/cheap-edge.yaml's (whole frame, low threshold, wide band)",
+    )
+    which.add_argument(
+        "--camera-config", type=Path, help="use the first camera with a model of this config"
+    )
+    p.add_argument(
+        "--sweep",
+        action="store_true",
+        help="cheap and strong, edge-only and with the cloud: sweep.json and sweep.png",
+    )
     return p.parse_args(argv)
+
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs"
+CAMERAS = {"strong": CONFIGS / "gateway.example.yaml", "cheap": CONFIGS / "cheap-edge.yaml"}
+"""The cameras `--camera` names: the first camera with a model of each config."""
+
+
+def config_camera(path: Path) -> tuple[CameraConfig, ModelConfig]:
+    """The first camera with a model in the gateway config at `path`, and its model."""
+    config = load_config(path)
+    models = {m.id: m for m in config.models}
+    for cam in config.cameras:
+        if cam.model is not None and cam.model in models:
+            return cam, models[cam.model]
+    msg = f"{path}: no camera with a model"
+    raise SystemExit(msg)
+
+
+def chosen_camera(args: argparse.Namespace) -> tuple[CameraConfig, ModelConfig]:
+    """The camera and model `--camera` / `--camera-config` name."""
+    if args.camera_config is not None:
+        return config_camera(args.camera_config)
+    if args.camera == "strong":
+        return shipped_person_camera()
+    return config_camera(CAMERAS[args.camera])
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table and the JSON summary line."""
     args = parse_args(argv)
+    if args.sweep:
+        from bench.sweep import run_sweep  # bench.sweep runs this module's functions
+
+        return run_sweep(args)
     started = time.perf_counter()
     clip = args.clip if args.clip is not None else fetch_vtest()
-    cam, _ = shipped_person_camera()
+    camera = chosen_camera(args)
+    cam = camera[0]
     face_detector = Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1)
     redactor = RecordingRedactor(
         Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1),
@@ -460,6 +546,7 @@ def main(argv: list[str] | None = None) -> int:
             redactor,
             allcloud_frames=args.allcloud_frames,
             quality=args.quality,
+            camera=camera,
         )
     )
     frames = range(run.frames)

@@ -21,7 +21,16 @@ from lab.evaluation import (
     match_events,
 )
 
-__all__ = ["BandRow", "ModeRow", "ScoredRow", "draw_band_plot", "mode_row", "print_table"]
+__all__ = [
+    "Axes",
+    "BandRow",
+    "ModeRow",
+    "ScoredRow",
+    "draw_band_plot",
+    "mode_row",
+    "print_table",
+    "text",
+]
 
 
 @dataclass(slots=True, frozen=True)
@@ -148,35 +157,71 @@ _DEFAULT = (0, 0, 220)
 _EDGE = (0, 150, 0)
 
 
+@dataclass(slots=True, frozen=True)
+class Axes:
+    """A plot area on a canvas: x linear or log10 over [x_lo, x_hi], y from 0 to 1."""
+
+    left: int
+    top: int
+    right: int
+    bottom: int
+    x_lo: float
+    x_hi: float
+    log_x: bool = False
+
+    @classmethod
+    def log_percent(
+        cls, ratios_pct: Sequence[float], left: int, top: int, right: int, bottom: int
+    ) -> Axes:
+        """Log x axis over whole decades around `ratios_pct` (floored at 1e-4 %)."""
+        lo = math.floor(math.log10(min(max(r, 1e-4) for r in ratios_pct)))
+        hi = max(math.ceil(math.log10(max(max(r, 1e-4) for r in ratios_pct))), lo + 1)
+        return cls(left, top, right, bottom, float(lo), float(hi), log_x=True)
+
+    def xy(self, x: float, y: float) -> tuple[int, int]:
+        """Canvas pixel of the point (x, y)."""
+        fx = (
+            (math.log10(max(x, 1e-4)) - self.x_lo) / (self.x_hi - self.x_lo)
+            if self.log_x
+            else (x - self.x_lo) / (self.x_hi - self.x_lo)
+        )
+        return (
+            int(self.left + fx * (self.right - self.left)),
+            int(self.bottom - y * (self.bottom - self.top)),
+        )
+
+    def draw(self, img: np.ndarray[Any, Any], x_ticks: Sequence[float] = ()) -> None:
+        """Grid, tick labels (decades on a log axis, else `x_ticks`) and the frame."""
+        if self.log_x:
+            x_ticks = [10.0**k for k in range(int(self.x_lo), int(self.x_hi) + 1)]
+        for t in x_ticks:
+            x, _ = self.xy(t, 0)
+            cv2.line(img, (x, self.top), (x, self.bottom), _GRID, 1)
+            text(img, f"{t:g}%" if self.log_x else f"{t:g}", (x - 18, self.bottom + 22))
+        for k in range(6):
+            _, y = self.xy(10.0**self.x_lo if self.log_x else self.x_lo, k / 5)
+            cv2.line(img, (self.left, y), (self.right, y), _GRID, 1)
+            text(img, f"{k / 5:.1f}", (self.left - 40, y + 5))
+        cv2.rectangle(img, (self.left, self.top), (self.right, self.bottom), _INK, 1)
+
+
 def draw_band_plot(bands: Sequence[BandRow], default: Band, edge_recall: float, path: Path) -> None:
     """Draw uplink ratio (log x, % of all-cloud) against one-to-one event recall as a PNG."""
     img = np.full((_H, _W, 3), 255, np.uint8)
     ratios = [max(b.uplink_ratio * 100, 1e-4) for b in bands]
-    lo = math.floor(math.log10(min(ratios)))
-    hi = max(math.ceil(math.log10(max(ratios))), lo + 1)
-
-    def xy(ratio_pct: float, recall: float) -> tuple[int, int]:
-        fx = (math.log10(max(ratio_pct, 1e-4)) - lo) / (hi - lo)
-        return int(_M + fx * (_W - 2 * _M)), int(_H - _M - recall * (_H - 2 * _M))
-
-    for k in range(lo, hi + 1):
-        x, _ = xy(10.0**k, 0)
-        cv2.line(img, (x, _M), (x, _H - _M), _GRID, 1)
-        _text(img, f"{10.0**k:g}%", (x - 18, _H - _M + 22))
-    for k in range(6):
-        _, y = xy(10.0**lo, k / 5)
-        cv2.line(img, (_M, y), (_W - _M, y), _GRID, 1)
-        _text(img, f"{k / 5:.1f}", (_M - 40, y + 5))
-    cv2.rectangle(img, (_M, _M), (_W - _M, _H - _M), _INK, 1)
+    axes = Axes.log_percent(ratios, _M, _M, _W - _M, _H - _M)
+    xy = axes.xy
+    lo = axes.x_lo
+    axes.draw(img)
     xt, _ = xy(TARGET_RATIO_PCT, 0)
     if _M < xt < _W - _M:
         for y in range(_M, _H - _M, 12):
             cv2.line(img, (xt, y), (xt, y + 6), _DEFAULT, 1)
-        _text(img, "target 0.5%", (xt + 4, _M + 16), _DEFAULT)
+        text(img, "target 0.5%", (xt + 4, _M + 16), _DEFAULT)
     _, ye = xy(10.0**lo, edge_recall)
     for x in range(_M, _W - _M, 12):
         cv2.line(img, (x, ye), (x + 6, ye), _EDGE, 2)
-    _text(img, f"edge only {edge_recall:.2f}", (_M + 6, ye - 6), _EDGE)
+    text(img, f"edge only {edge_recall:.2f}", (_M + 6, ye - 6), _EDGE)
     # Points are numbered; the legend (bottom right) gives each band's figures.
     top = _H - _M - 14 * len(bands) - 22
     cv2.rectangle(img, (_W - _M - 336, top), (_W - _M - 2, _H - _M - 2), (255, 255, 255), -1)
@@ -185,18 +230,19 @@ def draw_band_plot(bands: Sequence[BandRow], default: Band, edge_recall: float, 
         is_default = b.band == default
         colour = _DEFAULT if is_default else _POINT
         cv2.circle(img, p, 7 if is_default else 4, colour, -1)
-        _text(img, str(k), (p[0] - 4, p[1] - 10 - 12 * (k % 3)), colour)
+        text(img, str(k), (p[0] - 4, p[1] - 10 - 12 * (k % 3)), colour)
         line = (
             f"{k:>2} [{b.band.low:g},{b.band.high:g}) {r:.3f}% R={b.row.events.recall:.2f} "
             f"P={b.row.events.precision:.2f} calls={b.cloud_calls}"
         )
-        _text(img, line, (_W - _M - 330, _H - _M - 14 * (len(bands) - k) - 8), colour)
-    _text(img, "uplink, % of all-cloud bytes (log)", (_W // 2 - 140, _H - 20))
-    _text(img, "one-to-one event recall vs the oracle (P: precision); red = default band", (_M, 40))
+        text(img, line, (_W - _M - 330, _H - _M - 14 * (len(bands) - k) - 8), colour)
+    text(img, "uplink, % of all-cloud bytes (log)", (_W // 2 - 140, _H - 20))
+    text(img, "one-to-one event recall vs the oracle (P: precision); red = default band", (_M, 40))
     cv2.imwrite(str(path), img)
 
 
-def _text(
-    img: np.ndarray[Any, Any], text: str, at: tuple[int, int], colour: tuple[int, int, int] = _INK
+def text(
+    img: np.ndarray[Any, Any], words: str, at: tuple[int, int], colour: tuple[int, int, int] = _INK
 ) -> None:
-    cv2.putText(img, text, at, cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
+    """Write `words` at `at` (the plots' one font)."""
+    cv2.putText(img, words, at, cv2.FONT_HERSHEY_SIMPLEX, 0.45, colour, 1, cv2.LINE_AA)
