@@ -231,23 +231,39 @@ def draw_sweep_plot(rows: Sequence[SweepRow], path: Path) -> None:
             _dot(img, axes.xy(x_of(r), r.idf1), colour, filled=True)
             _dot(img, axes.xy(x_of(r), r.event_precision), colour, filled=False)
     text(img, "uplink, % of all-cloud bytes (log)", (uplink.left + 120, _PANEL_BOTTOM + 42))
-    text(img, "edge CPU seconds on the clip", (cpu.left + 150, _PANEL_BOTTOM + 42))
+    text(
+        img,
+        "edge CPU seconds on the clip (edge and edge+cloud share them)",
+        (cpu.left + 40, _PANEL_BOTTOM + 42),
+    )
     text(
         img,
         "vs the hand-verified truth: dot = IDF1, ring = one-to-one event precision; "
         "green dashes = strong edge IDF1; arrows: edge -> edge+cloud",
         (_M - 40, 40),
     )
+    # The table under the panels: fixed columns (the font is proportional).
+    columns = (("", 0), ("CPU s", 190), ("uplink %", 270), ("calls", 370), ("recall", 440))
+    columns += (("precision", 520), ("IDF1", 620), ("tracks", 690))
     y = _PANEL_BOTTOM + 80
-    text(img, f"{'':<20}   CPU s   uplink %   calls   recall   precision   IDF1", (_M, y))
+    for head, x in columns:
+        text(img, head, (_M + x, y))
     for r in rows:
         y += 22
-        line = (
-            f"{r.name:<20} {r.edge_cpu_s:>7.1f} {r.uplink_ratio * 100:>9.3f}% {r.cloud_calls:>6}"
-            f" {r.event_recall:>8.2f} {r.event_precision:>10.2f} {r.idf1:>7.2f}"
+        colour = _COLOURS.get(r.name, _OTHER)
+        cells = (
+            r.name,
+            f"{r.edge_cpu_s:.1f}",
+            f"{r.uplink_ratio * 100:.3f}%",
+            str(r.cloud_calls),
+            f"{r.event_recall:.3f}",
+            f"{r.event_precision:.3f}",
+            f"{r.idf1:.3f}",
+            str(r.tracks),
         )
-        _dot(img, (_M - 14, y - 5), _COLOURS.get(r.name, _OTHER), filled=True)
-        text(img, line, (_M, y), _COLOURS.get(r.name, _OTHER))
+        _dot(img, (_M - 14, y - 5), colour, filled=True)
+        for cell, (_, x) in zip(cells, columns, strict=True):
+            text(img, cell, (_M + x, y), colour)
     cv2.imwrite(str(path), img)
 
 
