@@ -201,6 +201,16 @@ _COLOURS = {  # BGR
     "strong edge+cloud": (200, 90, 0),
 }
 _OTHER = (120, 120, 120)
+_COLUMNS = (  # the plot's table: heading and x offset of each column
+    ("", 0),
+    ("CPU s", 190),
+    ("uplink %", 270),
+    ("calls", 370),
+    ("recall", 440),
+    ("precision", 520),
+    ("IDF1", 620),
+    ("tracks", 690),
+)
 _TARGET = (0, 150, 0)
 
 
@@ -243,8 +253,7 @@ def draw_sweep_plot(rows: Sequence[SweepRow], path: Path) -> None:
         (_M - 40, 40),
     )
     # The table under the panels: fixed columns (the font is proportional).
-    columns = (("", 0), ("CPU s", 190), ("uplink %", 270), ("calls", 370), ("recall", 440))
-    columns += (("precision", 520), ("IDF1", 620), ("tracks", 690))
+    columns = _COLUMNS
     y = _PANEL_BOTTOM + 80
     for head, x in columns:
         text(img, head, (_M + x, y))
