@@ -85,7 +85,9 @@ class UnknownObjectsConfig(BaseModel):
         0.5,
         ge=0.0,
         le=5.0,
-        description="Context around the blob in its crop, as a fraction of its larger side.",
+        description="Context on every side of the blob, in its larger side: the crop is a "
+        "square `1 + 2 * crop_margin` times it, kept inside the frame (a blob is often a "
+        "part of the object: a door, a wheel).",
     )
 
 

@@ -631,6 +631,14 @@ class CameraPublisher:
         track = _placed(parent, child.place, child.id)
         self._emit_detection(track, phase, a.snapshot, a=a, split_of=parent.id)
 
+    def named_unknowns(self) -> list[str]:
+        """The labels the cloud gave the unknown objects it named (live and remembered)."""
+        return [
+            a.cloud_label
+            for a in (*self._announced.values(), *self._ended.values())
+            if a.unknown and a.verdict == Applied.NAMED.value and a.cloud_label is not None
+        ]
+
     def corrected(self, track_id: int) -> _Announced | None:
         """What the publisher knows of a track (live, or ended and still remembered)."""
         return self._announced.get(track_id) or self._ended.get(track_id)

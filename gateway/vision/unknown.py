@@ -27,7 +27,7 @@ from gateway.payloads import UNKNOWN_LABEL
 from gateway.vision.redact import FaceRedactor
 from gateway.vision.tracker import ObjectTracker, Track
 
-__all__ = ["UNKNOWN_IDS", "UnknownCrop", "UnknownObjects", "UnknownUpdate"]
+__all__ = ["UNKNOWN_IDS", "UnknownCrop", "UnknownObjects", "UnknownUpdate", "square_crop"]
 
 UNKNOWN_IDS = 2_000_000
 """Ids of unknown-object tracks start here (split children start at 1_000_000)."""
@@ -149,9 +149,7 @@ class UnknownObjects:
 
     def _cut(self, image: Image, track: Track, index: int) -> UnknownCrop | None:
         height, width = image.shape[:2]
-        box = track.box
-        margin = self.cfg.crop_margin * max(box.width, box.height)
-        region = box.expand(margin).clip(width, height)
+        region = square_crop(track.box, self.cfg.crop_margin, width, height)
         x1, y1, x2, y2 = region.to_int()
         if x2 - x1 < 2 or y2 - y1 < 2:
             return None
@@ -163,6 +161,16 @@ class UnknownObjects:
         return UnknownCrop(
             _numbered(track), encode_jpeg(piece, self._quality), region, faces, index
         )
+
+
+def square_crop(box: Box, margin: float, width: int, height: int) -> Box:
+    """A square around `box`, `1 + 2 * margin` times its larger side, moved (not cut) to
+    lie inside the frame: a blob at the frame's edge keeps its context on the inner side."""
+    side = min(max(box.width, box.height) * (1 + 2 * margin), float(width), float(height))
+    cx, cy = box.center.x, box.center.y
+    x1 = min(max(cx - side / 2, 0.0), width - side)
+    y1 = min(max(cy - side / 2, 0.0), height - side)
+    return Box(x1, y1, x1 + side, y1 + side)
 
 
 def _numbered(track: Track) -> Track:
