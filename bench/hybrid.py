@@ -78,6 +78,7 @@ from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
+from gateway.payloads import UNKNOWN_LABEL
 from gateway.stats_registry import Stats
 from gateway.vision.analyzer import FrameAnalyzer
 from gateway.vision.camera_stats import CameraStats
@@ -92,6 +93,7 @@ from lab.footage import fetch_vtest
 from lab.mot import score_mot, write_mot
 from lab.truth import vtest_truth
 from refcloud import EventSink, serve
+from refcloud.judges import NAMING_MODEL_NAME, make_namer
 from refcloud.oracle import PersonOracle
 from refcloud.oracle_judge import OracleJudge
 
@@ -254,6 +256,7 @@ async def run_hybrid(
     publish_verdict = VerdictPublisher(events=events, bus=bus, topics=topics)
     router = EventRouter(("*",), ())
     judge = OracleJudge(PersonOracle())
+    namer = make_namer()
     loop = asyncio.get_running_loop()
     port: asyncio.Future[int] = loop.create_future()
     with EventSink(":memory:") as cloud_sink:
@@ -261,7 +264,7 @@ async def run_hybrid(
             serve(
                 "127.0.0.1",
                 0,
-                models={judge.name: judge},
+                models={judge.name: judge, NAMING_MODEL_NAME: namer},
                 sink=cloud_sink,
                 no_auth=True,  # loopback, this process only
                 on_started=port.set_result,
@@ -337,7 +340,8 @@ class _Cloud:
                 item.media, hard_case_id=case.id, label=case.label, score=case.score
             )
             t0 = time.perf_counter()
-            response = await self.oip.infer(self.model, request)
+            model = NAMING_MODEL_NAME if case.label == UNKNOWN_LABEL else self.model
+            response = await self.oip.infer(model, request)
             ms = (time.perf_counter() - t0) * 1000
             self.run.round_trip_ms.append(ms)
             verdict = verdict_from_response(
@@ -379,6 +383,14 @@ def edge_paths(run: HybridRun, band: Band) -> list[TrackPath]:
         tid for tid, best in run.ended_best.items() if band.decide(best) is not Decision.DROPPED
     }
     return [p for p in run.recorder.paths() if p.id in keep]
+
+
+def unknown_names(run: HybridRun) -> dict[str, int]:
+    """The labels the cloud gave unknown-object tracks (`objects.unknown`), with counts."""
+    names: dict[str, int] = {}
+    for a in run.publisher.named_unknowns():
+        names[a] = names.get(a, 0) + 1
+    return dict(sorted(names.items()))
 
 
 def count_faces(detector: Detector, jpeg: bytes) -> int:
@@ -605,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
         "rejected": results.get("rejected", 0),
         "relabelled": results.get("relabelled", 0),
         "split": results.get("split", 0),
-        "unknown_named": 0,  # unknown-object hard cases are not built yet
+        "unknown_named": sum(unknown_names(run).values()),
+        "unknown_names": unknown_names(run),
         "faces_in_uploads_before": before,
         "faces_in_uploads_after": after,
         "band": [run.publisher.band.low, run.publisher.band.high],

@@ -17,10 +17,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from gateway.inference.geometry import Box
 
 __all__ = [
+    "UNKNOWN_LABEL",
     "CropReason",
     "Decision",
     "DetectionData",
     "HardCaseData",
+    "HardCaseKind",
     "Payload",
     "Phase",
     "SnapshotRef",
@@ -35,6 +37,13 @@ rejected a track the edge announced; dashboards and the cloud drop it)."""
 CropReason = Literal["first", "best", "changed", "end"]
 """Why a hard-case crop was cut: the track's first sight, a better score, its box or label
 changed (its members may have), or its end (its best crop)."""
+
+HardCaseKind = Literal["detection", "unknown"]
+"""What a hard case asks the cloud: judge the edge's detection, or name an object the edge
+tracks but cannot label (`gateway.vision.unknown`; its edge label is `UNKNOWN_LABEL`)."""
+
+UNKNOWN_LABEL = "unknown"
+"""The edge's label of a moving object no detection explains."""
 
 VerdictOutcome = Literal["confirmed", "rejected", "relabelled"]
 """What the cloud made of a hard case (`cloud_bridge.uplink.Outcome` values)."""
@@ -94,8 +103,10 @@ class DetectionData(Payload):
         None, description="`cloud` on a correction a cloud verdict made (and after it)."
     )
     verdict_id: str | None = Field(None, description="Id of the `cloud.verdict` event applied.")
-    verdict: Literal["confirmed", "rejected", "relabelled", "split"] | None = Field(
-        None, description="What the cloud's verdict did to this track."
+    verdict: Literal["confirmed", "rejected", "relabelled", "split", "named"] | None = Field(
+        None,
+        description="What the cloud's verdict did to this track (`named`: an unknown "
+        "object the cloud gave its label).",
     )
     split_of: int | None = Field(
         None, description="The track the cloud split this one from (its people, one each)."
@@ -120,6 +131,9 @@ class HardCaseData(Payload):
     reason: CropReason = Field("end", description="Why this crop was cut.")
     crop_index: int = Field(0, ge=0, description="This track's crops sent before this one.")
     faces_redacted: int = Field(0, ge=0, description="Faces blurred in the crop at the edge.")
+    kind: HardCaseKind = Field(
+        "detection", description="`unknown`: an object the edge cannot label, to be named."
+    )
 
     @property
     def band_middle(self) -> float:

@@ -19,7 +19,13 @@ from pathlib import Path
 
 from gateway.errors import EdgegwError
 from gateway.logs import setup_logging
-from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS, make_judge
+from refcloud.judges import (
+    DEFAULT_JUDGE,
+    JUDGE_MODELS,
+    NAMING_MODEL_NAME,
+    make_judge,
+    make_namer,
+)
 
 __all__ = ["add_cloud_parser"]
 
@@ -55,6 +61,12 @@ def add_cloud_parser(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -
         default=DEFAULT_JUDGE,
         help="hard-case judge: 'oracle' (DeepLabv3 + BlazePose, answers people boxes; what "
         "bench.hybrid uses) or 'segmentation' (DeepLabv3 alone, label and score only)",
+    )
+    serve.add_argument(
+        "--naming-model",
+        default=NAMING_MODEL_NAME,
+        help=f"OIP name of the judge naming unknown objects, EfficientNet-Lite0 "
+        f"({NAMING_MODEL_NAME}; '' hosts none)",
     )
     serve.add_argument(
         "--model-path", type=Path, help="--judge segmentation: .tflite (default deeplabv3)"
@@ -113,6 +125,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         ssl_context.load_cert_chain(args.tls_cert, args.tls_key)
     try:
         judge = make_judge(args.judge, name=args.model_name, model_path=args.model_path)
+        models = {args.model_name: judge}
+        if args.naming_model:
+            models[args.naming_model] = make_namer(name=args.naming_model)
     except EdgegwError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -132,7 +147,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
             await serve(
                 args.host,
                 args.port,
-                models={args.model_name: judge},
+                models=models,
                 sink=sink,
                 token=token,
                 no_auth=args.no_auth,

@@ -85,11 +85,11 @@ def fetch_assets(*, camera: bool, cloud: bool, say: Say) -> Path | None:
     from gateway.inference.catalog import fetch
     from gateway.vision.redact import FACE_MODEL
     from lab.footage import FootageError, default_data_dir, fetch_vtest
-    from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS
+    from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS, NAMER_MODELS
 
     # The camera's detector is bundled; faces are blurred on everything that leaves.
     names = [FACE_MODEL] if camera else []
-    names += list(JUDGE_MODELS[DEFAULT_JUDGE]) if cloud else []
+    names += [*JUDGE_MODELS[DEFAULT_JUDGE], *NAMER_MODELS] if cloud else []
     try:
         if names:
             fetch(names, progress=lambda message: say(f"models: {message}"))

@@ -85,9 +85,10 @@ class _LocalCloud:
 async def _local_cloud(db: Path, model: str) -> AsyncIterator[_LocalCloud]:
     """The reference cloud (the served judge + event sink) on a free loopback port."""
     from refcloud import EventSink, serve
-    from refcloud.judges import DEFAULT_JUDGE, make_judge
+    from refcloud.judges import DEFAULT_JUDGE, NAMING_MODEL_NAME, make_judge, make_namer
 
     judge = await asyncio.to_thread(make_judge, DEFAULT_JUDGE, name=model)
+    namer = await asyncio.to_thread(make_namer)
     loop = asyncio.get_running_loop()
     token = secrets.token_urlsafe(24)
     with EventSink(db) as sink:
@@ -96,7 +97,7 @@ async def _local_cloud(db: Path, model: str) -> AsyncIterator[_LocalCloud]:
             serve(
                 "127.0.0.1",
                 0,
-                models={model: judge},
+                models={model: judge, NAMING_MODEL_NAME: namer},
                 sink=sink,
                 token=token,
                 on_started=bound.set_result,

@@ -26,7 +26,7 @@ import asyncio
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Literal
 
@@ -238,8 +238,11 @@ class HardCaseSender(_Sender):
         min_score: float = 0.5,
         binary_data: BinaryData = "auto",
         where: str = "the OIP server",
+        label_models: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(channel)
+        self._label_models = dict(label_models or {})
+        """Edge label -> the model judging it instead of `model` (`unknown` -> a namer)."""
         self.client = client
         self._model = model
         self._version = model_version
@@ -291,7 +294,9 @@ class HardCaseSender(_Sender):
         self.observer.attempt(self.name)
         started = time.monotonic()
         try:
-            response = await self.client.infer(self._model, request, self._version)
+            model = self._label_models.get(case.label, self._model)
+            version = self._version if model == self._model else None
+            response = await self.client.infer(model, request, version)
             rtt_ms = (time.monotonic() - started) * 1000
             verdict = verdict_from_response(
                 case, response, min_score=self._min_score, round_trip_ms=rtt_ms

@@ -31,6 +31,7 @@ from gateway.config.cloud import CloudMqttSection, CloudSection
 from gateway.datadir import default_data_dir
 from gateway.logs import RateLimitedLog, redact_urls
 from gateway.mqtt.tls import tls_context
+from gateway.payloads import UNKNOWN_LABEL
 from gateway.runtime.supervisor import Component
 from gateway.stats_registry import Stats
 
@@ -223,6 +224,7 @@ class CloudLink:
                 min_score=cfg.verdict_min_score,
                 binary_data=cfg.binary_data,
                 where=f"{OIP_SERVER} {base}",
+                label_models={UNKNOWN_LABEL: cfg.unknown_model},
             )
             await self.hard_case_sender.run()
 

@@ -266,6 +266,12 @@ class CloudSection(Section):
     )
     model: str = Field("person", min_length=1, description="OIP model name judging hard cases.")
     model_version: str | None = Field(None, description="OIP model version; null: the default.")
+    unknown_model: str = Field(
+        "objects",
+        min_length=1,
+        description="OIP model name naming unknown objects (hard cases of kind `unknown`, "
+        "`objects.unknown`); `edgegw cloud serve` hosts `objects` (EfficientNet-Lite0).",
+    )
     image_encoding: Literal["jpeg", "uint8"] = Field(
         "jpeg", description="`jpeg`: a BYTES tensor holding the JPEG; `uint8`: an HxWx3 tensor."
     )

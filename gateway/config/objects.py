@@ -12,7 +12,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-__all__ = ["ObjectFilter", "ObjectsConfig"]
+__all__ = ["ObjectFilter", "ObjectsConfig", "UnknownObjectsConfig"]
 
 
 class ObjectFilter(BaseModel):
@@ -45,6 +45,52 @@ class ObjectFilter(BaseModel):
         return self.min_area <= area <= self.max_area and self.min_ratio <= ratio <= self.max_ratio
 
 
+class UnknownObjectsConfig(BaseModel):
+    """Moving objects no detection explains, sent to the cloud to be named
+    (`gateway.vision.unknown`).
+
+    A motion blob that no tracked or detected object covers is tracked on its own; once it
+    has been seen for `min_duration_s`, is at least `min_area` large and has travelled
+    `min_travel` of its size, its crop goes up as a hard case of kind `unknown` (at most
+    `max_per_minute` per camera). Nothing is announced before the cloud names it.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = Field(False, description="Send unknown moving objects to be named.")
+    min_duration_s: float = Field(
+        1.0, ge=0.0, le=3600.0, description="Seconds an unknown object must be tracked first."
+    )
+    min_area: float = Field(
+        1500.0, ge=0.0, description="Smallest blob (square source pixels) that is tracked."
+    )
+    min_travel: float = Field(
+        0.0,
+        ge=0.0,
+        le=100.0,
+        description="How far its centre must have moved, in widths of its box (0: present "
+        "is enough).",
+    )
+    max_per_minute: int = Field(
+        6, ge=0, le=10_000, description="Unknown hard cases per camera per minute (0: none)."
+    )
+    coverage: float = Field(
+        0.3,
+        gt=0.0,
+        le=1.0,
+        description="A blob with this fraction of its area inside a tracked or detected "
+        "object's box is that object's motion, not an unknown one.",
+    )
+    crop_margin: float = Field(
+        0.5,
+        ge=0.0,
+        le=5.0,
+        description="Context on every side of the blob, in its larger side: the crop is a "
+        "square `1 + 2 * crop_margin` times it, kept inside the frame (a blob is often a "
+        "part of the object: a door, a wheel).",
+    )
+
+
 class ObjectsConfig(BaseModel):
     """Per-camera object settings: the periodic whole-frame look and per-label filters."""
 
@@ -61,4 +107,8 @@ class ObjectsConfig(BaseModel):
         default_factory=dict,
         description="Per-label filters, e.g. `person: {min_area: 600, max_ratio: 1.2}`; "
         "labels without an entry keep every detection the model's threshold passes.",
+    )
+    unknown: UnknownObjectsConfig = Field(
+        default_factory=UnknownObjectsConfig,
+        description="Moving objects the model does not label, named by the cloud.",
     )

@@ -26,6 +26,7 @@ from gateway.vision.groups import crop_box
 from gateway.vision.motion import MotionDetector, MotionResult
 from gateway.vision.redact import FaceRedactor
 from gateway.vision.tracker import ObjectTracker, Track, TrackUpdate
+from gateway.vision.unknown import UnknownCrop, UnknownObjects
 
 __all__ = ["FrameAnalyzer", "FrameOutcome", "TrackReport"]
 
@@ -74,6 +75,10 @@ class FrameOutcome:
     active: tuple[Track, ...]
     crops: tuple[TrackReport, ...] = ()
     """Crops of live tracks whose box's shape or label changed (`escalation.change_ratio`)."""
+    unknown: tuple[UnknownCrop, ...] = ()
+    """Unknown objects that qualified on this frame (`objects.unknown`), with their crops."""
+    unknown_ended: tuple[Track, ...] = ()
+    """Qualified unknown objects that ended on this frame."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -130,6 +135,16 @@ class FrameAnalyzer:
         self._looked: tuple[Box, ...] | None = None
         """Where the detector ran on this frame (None: the whole frame, or not a detector)."""
         self.full_frame_passes = 0
+        unknown = camera.objects.unknown
+        self.unknown: UnknownObjects | None = None
+        """Motion no detection explains (None: off, or a motion-only camera)."""
+        if unknown.enabled and self.mode != "motion":
+            self.unknown = UnknownObjects(
+                unknown,
+                zones=camera.tracker.zones,
+                redactor=redactor,
+                crop_quality=camera.events.crop_quality,
+            )
 
     def process(self, image: Image, received_at: float) -> FrameOutcome:
         """Run one frame through motion, the model and the tracker."""
@@ -156,6 +171,10 @@ class FrameAnalyzer:
         ended = [*(flushed.ended if flushed else []), *update.ended]
         started_reports = tuple(self._report(t, crop=True) for t in update.started)
         changed = self._changed_crops(image, update)
+        unknown = None
+        if self.unknown is not None:
+            objects = [*(d.box for d in detections), *(t.box for t in self.tracker.tracks)]
+            unknown = self.unknown.update(image, motion.boxes, objects, received_at, self._index)
         return FrameOutcome(
             index=self._index,
             received_at=received_at,
@@ -171,6 +190,8 @@ class FrameAnalyzer:
             ended=tuple(self._finish(t) for t in ended),
             active=tuple(update.active),
             crops=changed,
+            unknown=() if unknown is None else unknown.qualified,
+            unknown_ended=() if unknown is None else unknown.ended,
         )
 
     def flush(self, ts: float) -> FrameOutcome:
@@ -180,7 +201,10 @@ class FrameAnalyzer:
         self._best.clear()
         self._cropped.clear()
         w, h = self._size if self._size is not None else (0, 0)
-        return FrameOutcome(self._index, ts, w, h, 0.0, False, 0, 0.0, 0, (), (), ended, ())
+        unknown = () if self.unknown is None else self.unknown.flush(ts)
+        return FrameOutcome(
+            self._index, ts, w, h, 0.0, False, 0, 0.0, 0, (), (), ended, (), unknown_ended=unknown
+        )
 
     # ---- the model -----------------------------------------------------------------
 

@@ -61,7 +61,8 @@ class CameraStats:
         ).labels(camera)
         self._crops_skipped = stats.counter(
             "camera_crops_skipped",
-            "Hard-case crops not sent, by budget (`track_budget`, `camera_budget`).",
+            "Hard-case crops not sent, by budget (`track_budget`, `camera_budget`, "
+            "`unknown_budget`).",
             ["camera", "reason"],
         )
         self.faces_redacted = stats.counter(
@@ -70,7 +71,7 @@ class CameraStats:
         self._verdicts = stats.counter(
             "camera_verdicts",
             "Cloud verdicts for this camera, by what they did (confirmed, rejected, "
-            "relabelled, split) or why they changed nothing.",
+            "relabelled, split, named) or why they changed nothing.",
             ["camera", "result"],
         )
         self._errors = stats.counter(

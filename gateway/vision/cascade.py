@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from gateway.config.vision import AdaptiveBandConfig
 from gateway.events import Event, Events, Kind, Priority
 from gateway.inference.geometry import Box
-from gateway.payloads import CropReason, Decision, HardCaseData
+from gateway.payloads import CropReason, Decision, HardCaseData, HardCaseKind
 from gateway.vision.tracker import Track
 
 __all__ = ["AdaptiveBand", "Band", "Decision", "hard_case_event"]
@@ -117,10 +117,12 @@ def hard_case_event(
     crop_index: int = 0,
     shot_box: Box | None = None,
     faces: int = 0,
+    kind: HardCaseKind = "detection",
 ) -> Event:
     """Return the `vision.hard_case` event of `track`: a crop and the edge's guess.
 
-    `shot_box` is the box the crop was cut around (default: the track's best box).
+    `shot_box` is the box the crop was cut around (default: the track's best box);
+    `kind` `unknown`: an object the edge cannot label, for the cloud to name.
     """
     data = HardCaseData(
         camera=camera,
@@ -130,7 +132,7 @@ def hard_case_event(
         band=(band.low, band.high),
         box=track.best_box if shot_box is None else shot_box,
         crop_box=crop_box,
-        group=band.decide(track.best_score) is Decision.SETTLED,
+        group=kind == "detection" and band.decide(track.best_score) is Decision.SETTLED,
         zones=tuple(sorted(track.zones_entered)),
         detection_event=detection_event,
         media_bytes=len(crop),
@@ -138,6 +140,7 @@ def hard_case_event(
         reason=reason,
         crop_index=crop_index,
         faces_redacted=faces,
+        kind=kind,
     )
     return events.make(
         source=camera,

@@ -11,7 +11,8 @@ Bad input changes nothing and is counted (`camera_verdicts_total{result=...}`) a
 once per reason: a malformed verdict (`malformed`), a verdict from another model version
 than `cloud.model_version` (`model_version`), a verdict for a track the camera does not
 know or no longer remembers (`unknown_track`), people boxes outside the crop
-(`box_outside`). A verdict that repeats what an earlier one said is counted `repeated`.
+(`box_outside`). A verdict that repeats what an earlier one said is counted `repeated`;
+an unknown object the cloud named is counted `named`, one it could not name `unnamed`.
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class VerdictSink:
             self._ignored("model_version", event, f"{detail}, expected {self._model_version!r}")
             return
         result = self.publisher.apply_verdict(event.id, data)
-        if result.changed or result is Applied.REPEATED:
+        if result.changed or result in (Applied.REPEATED, Applied.UNNAMED):
             self._count(result.value)
         else:
             self._ignored(result.value, event, f"track {data.track_id}")

@@ -63,6 +63,16 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
 
 A verdict for a track the publisher does not know (or no longer remembers), or already
 corrected the same way, changes nothing and says why (`Applied`).
+
+Unknown objects (`objects.unknown`, `gateway.vision.unknown`): motion no detection
+explains is announced to nobody at first; when it qualifies, its crop goes up as a
+`vision.hard_case` of kind `unknown` (label `unknown`, at most `objects.unknown.
+max_per_minute` a minute per camera, skipped ones counted `unknown_budget`). When the
+cloud names it (`vehicle`, `animal`, `person`, ...), its lifecycle starts with that label:
+a `start` (`verified_by: cloud`, `verdict: named`), counted under the label while it
+lives, and an `end` when it ends (at once, when it ended before the name came). An answer
+of `other` (or a rejection) keeps it unannounced, quietly (`unnamed`): motion the cloud
+cannot name is not an event.
 """
 
 from __future__ import annotations
@@ -79,12 +89,21 @@ from gateway.events import Events, Kind
 from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
-from gateway.payloads import CropReason, Decision, DetectionData, Phase, SnapshotRef, VerdictData
+from gateway.payloads import (
+    UNKNOWN_LABEL,
+    CropReason,
+    Decision,
+    DetectionData,
+    Phase,
+    SnapshotRef,
+    VerdictData,
+)
 from gateway.vision.analyzer import FrameOutcome, TrackReport
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.cascade import AdaptiveBand, Band, hard_case_event
 from gateway.vision.groups import Placement
 from gateway.vision.tracker import Track
+from gateway.vision.unknown import UnknownCrop
 
 __all__ = ["Applied", "CameraPublisher", "detection_data"]
 
@@ -93,6 +112,8 @@ SPLIT_IDS = 1_000_000
 _REMEMBER_ENDED = 256
 _REMEMBER_CASES = 1024  # hard cases awaiting a verdict, for the verdict latency
 _PEOPLE_SLACK = 0.5  # a person box must overlap the case's box grown by this fraction
+UNNAMED_LABELS = frozenset({"other", UNKNOWN_LABEL})
+"""Names that name nothing: an unknown object answered so stays unannounced."""
 
 
 class Applied(StrEnum):
@@ -102,6 +123,10 @@ class Applied(StrEnum):
     REJECTED = "rejected"
     RELABELLED = "relabelled"
     SPLIT = "split"
+    NAMED = "named"
+    """An unknown object the cloud named: announced with that label."""
+    UNNAMED = "unnamed"
+    """An unknown object the cloud could not name (`other`): it stays unannounced."""
     REPEATED = "repeated"
     """Already corrected that way: nothing new to say."""
     UNKNOWN_TRACK = "unknown_track"
@@ -115,7 +140,9 @@ class Applied(StrEnum):
         return self in _CHANGES
 
 
-_CHANGES = frozenset({Applied.CONFIRMED, Applied.REJECTED, Applied.RELABELLED, Applied.SPLIT})
+_CHANGES = frozenset(
+    {Applied.CONFIRMED, Applied.REJECTED, Applied.RELABELLED, Applied.SPLIT, Applied.NAMED}
+)
 
 DETECTION = Kind.VISION_DETECTION
 OCCUPIED = "ON"
@@ -164,6 +191,10 @@ class _Announced:
     crops: int = 0
     sent_shots: set[int] = field(default_factory=set)
     ended: bool = False
+    unknown: bool = False
+    """An unknown object (`gateway.vision.unknown`): announced only once the cloud names it."""
+    unnamed: bool = False
+    """The cloud answered that it cannot name it."""
 
     def verification(self) -> dict[str, Any]:
         """The cloud's fields this track's events carry (none before a verdict)."""
@@ -235,6 +266,8 @@ class CameraPublisher:
         self._ended: OrderedDict[int, _Announced] = OrderedDict()
         self._remember = remember_ended
         self._sent_times: deque[float] = deque()
+        self._unknown_times: deque[float] = deque()
+        self._unknown_limit = camera.objects.unknown.max_per_minute
         self._next_child = SPLIT_IDS
         self._now = 0.0
         stats.band_gauges(lambda: self.band.low, lambda: self.band.high)
@@ -288,6 +321,10 @@ class CameraPublisher:
             self._maybe_hard_case(report, "changed", now)
         for report in outcome.ended:
             self._end(report, now)
+        for crop in outcome.unknown:
+            self._hold_unknown(crop, now)
+        for track in outcome.unknown_ended:
+            self._end_unknown(track)
         self._publish_counts()
 
     def _maybe_announce(self, track: Track, snapshot: bytes | None, now: float) -> None:
@@ -418,11 +455,76 @@ class CameraPublisher:
         self._stats.events.inc()
         self._stats.faces_redacted.inc(report.faces)
 
-    def _within_rate(self, now: float) -> bool:
-        limit = self._esc.max_per_min
+    # ---- unknown objects --------------------------------------------------------------
+
+    def _hold_unknown(self, crop: UnknownCrop, now: float) -> None:
+        """Remember an unknown object (unannounced) and send its crop to be named."""
+        track = crop.track
+        if not self._escalate or self._unknown_limit <= 0 or track.id in self._announced:
+            return
+        if not self._within_rate(now, self._unknown_times, self._unknown_limit):
+            self._stats.crop_skipped("unknown_budget")
+            return
+        a = _Announced("", now, track.label, track.best_score, track.zones, track=track)
+        a.unknown = a.retracted = True  # unannounced until named
+        a.crops = 1
+        self._announced[track.id] = a
+        event = hard_case_event(
+            self._events,
+            camera=self.camera,
+            track=track,
+            crop=crop.crop,
+            band=self.band,
+            crop_box=crop.crop_box,
+            detection_event=None,
+            media_topic=self.media_topic,
+            reason="first",
+            shot_box=track.box,
+            faces=crop.faces,
+            kind="unknown",
+        )
+        if self._measure:
+            self._case_frames[event.id] = now
+        self._bus.publish(self.media_topic, crop.crop, qos=0)
+        self._events.emit(event)
+        self._stats.hard_cases.inc()
+        self._stats.events.inc()
+        self._stats.faces_redacted.inc(crop.faces)
+
+    def _end_unknown(self, track: Track) -> None:
+        a = self._announced.get(track.id)
+        if a is None or not a.unknown:
+            return
+        del self._announced[track.id]
+        self._labels.pop(track.id, None)
+        a.track = track
+        a.ended = True
+        self._ended[track.id] = a
+        while len(self._ended) > self._remember:
+            self._ended.popitem(last=False)
+        if not a.retracted:  # named while it lived
+            self._emit_detection(track, "end", None, decision=Decision.HARD_CASE, a=a)
+
+    def _name(self, a: _Announced, verdict_id: str, verdict: VerdictData) -> Applied:
+        """Apply the cloud's name for an unknown object not named yet."""
+        if verdict.verdict == "rejected" or verdict.cloud_label in UNNAMED_LABELS:
+            if a.unnamed:
+                return Applied.REPEATED
+            a.unnamed = True
+            return Applied.UNNAMED
+        self._reinstate(a, verdict_id, Applied.NAMED.value, verdict.cloud_label)
+        return Applied.NAMED
+
+    def _within_rate(
+        self, now: float, times: deque[float] | None = None, limit: float | None = None
+    ) -> bool:
+        """Whether one more crop fits `limit` a minute (0: unlimited); count it if so."""
+        if times is None:
+            times = self._sent_times
+        if limit is None:
+            limit = self._esc.max_per_min
         if limit <= 0:
             return True
-        times = self._sent_times
         while times and not 0 <= now - times[0] < 60.0:
             times.popleft()
         if len(times) >= limit:
@@ -442,6 +544,8 @@ class CameraPublisher:
         if a is None or a.track is None:
             return Applied.UNKNOWN_TRACK
         track = a.track
+        if a.unknown and a.verdict_id is None:
+            return self._name(a, verdict_id, verdict)
         self.adaptive.observe(
             verdict.edge_score, (self.band.low, self.band.high), verdict.verdict == "confirmed"
         )
@@ -526,6 +630,14 @@ class CameraPublisher:
         parent = a.track
         track = _placed(parent, child.place, child.id)
         self._emit_detection(track, phase, a.snapshot, a=a, split_of=parent.id)
+
+    def named_unknowns(self) -> list[str]:
+        """The labels the cloud gave the unknown objects it named (live and remembered)."""
+        return [
+            a.cloud_label
+            for a in (*self._announced.values(), *self._ended.values())
+            if a.unknown and a.verdict == Applied.NAMED.value and a.cloud_label is not None
+        ]
 
     def corrected(self, track_id: int) -> _Announced | None:
         """What the publisher knows of a track (live, or ended and still remembered)."""
