@@ -11,11 +11,12 @@
   it emits (up to `escalation.max_crops` per track: first sight, shape change, end) goes
   as the outbox would send it, through the Open Inference Protocol client, to the
   reference cloud (`refcloud.serve`, loopback, this process) hosting the default judge
-  (`OracleJudge`); the answer becomes a `cloud.verdict` event (`VerdictPublisher`) that
-  the camera's `VerdictSink` applies, before the next frame. The hybrid reports what
-  the corrected event stream says: retracted tracks are gone, relabelled ones carry the
-  cloud's label (only `person` is scored), a split track is one track per person from
-  the frame of its split (each box placed inside the track's box as the cloud saw it).
+  (`refcloud.judges.DEFAULT_JUDGE`, or `--judge`); the answer becomes a `cloud.verdict`
+  event (`VerdictPublisher`) that the camera's `VerdictSink` applies, before the next
+  frame. The hybrid reports what the corrected event stream says: retracted tracks are
+  gone, relabelled ones carry the cloud's label (only `person` is scored), a split track
+  is one track per person from the frame of its split (each box placed inside the
+  track's box as the cloud saw it).
 - All-cloud: every frame as a JPEG at `--quality` (the uplink a cloud-only design needs).
 - Uplink: the hard-case crops plus every `vision.detection`/`vision.hard_case` event's
   JSON, over the all-cloud bytes.
@@ -80,8 +81,7 @@ from lab.footage import fetch_vtest
 from lab.mot import score_mot, write_mot
 from lab.truth import vtest_truth
 from refcloud import EventSink, serve
-from refcloud.oracle import PersonOracle
-from refcloud.oracle_judge import OracleJudge
+from refcloud.judges import DEFAULT_JUDGE, JUDGE_MODELS, JudgeKind, make_judge
 
 RESULTS = Path(__file__).parent / "results"
 VERDICT_MIN_SCORE = 0.5
@@ -182,6 +182,7 @@ async def run_hybrid(
     *,
     allcloud_frames: int = 0,
     quality: int = 80,
+    judge_kind: JudgeKind = DEFAULT_JUDGE,
 ) -> HybridRun:
     """Run the shipped camera and the gateway's publisher with the cloud in the loop."""
     cam, model = shipped_person_camera()
@@ -221,7 +222,7 @@ async def run_hybrid(
     events.add_sink(sink)
     publish_verdict = VerdictPublisher(events=events, bus=bus, topics=topics)
     router = EventRouter(("*",), ())
-    judge = OracleJudge(PersonOracle())
+    judge = make_judge(judge_kind, name=PERSON)
     loop = asyncio.get_running_loop()
     port: asyncio.Future[int] = loop.create_future()
     with EventSink(":memory:") as cloud_sink:
@@ -229,7 +230,7 @@ async def run_hybrid(
             serve(
                 "127.0.0.1",
                 0,
-                models={judge.name: judge},
+                models={PERSON: judge},
                 sink=cloud_sink,
                 no_auth=True,  # loopback, this process only
                 on_started=port.set_result,
@@ -240,7 +241,7 @@ async def run_hybrid(
             async with asyncio.timeout(30):
                 bound = await port
             async with OipClient(f"http://127.0.0.1:{bound}", timeout=60) as oip:
-                cloud = _Cloud(router, oip, judge.name, publish_verdict, run)
+                cloud = _Cloud(router, oip, PERSON, publish_verdict, run)
                 ts = 0.0
                 for index, image in enumerate(read_video(str(clip), frames)):
                     ts = index / VTEST_FPS
@@ -262,7 +263,7 @@ async def run_hybrid(
                 await cloud.judge(pending)
                 run.allcloud = await _all_cloud(
                     oip,
-                    judge.name,
+                    PERSON,
                     clip,
                     frames=run.frames,
                     quality=quality,
@@ -436,6 +437,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="frames sent whole to the cloud to time all-cloud (default 40)",
     )
     p.add_argument("--config", type=Path, help="take the `costs:` section of this gateway config")
+    p.add_argument(
+        "--judge",
+        choices=tuple(JUDGE_MODELS),
+        default=DEFAULT_JUDGE,
+        help=f"the cloud's hard-case judge (default {DEFAULT_JUDGE})",
+    )
     return p.parse_args(argv)
 
 
@@ -460,6 +467,7 @@ def main(argv: list[str] | None = None) -> int:
             redactor,
             allcloud_frames=args.allcloud_frames,
             quality=args.quality,
+            judge_kind=args.judge,
         )
     )
     frames = range(run.frames)
