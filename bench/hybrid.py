@@ -21,11 +21,12 @@
   it emits (up to `escalation.max_crops` per track: first sight, shape change, end) goes
   as the outbox would send it, through the Open Inference Protocol client, to the
   reference cloud (`refcloud.serve`, loopback, this process) hosting the default judge
-  (`OracleJudge`); the answer becomes a `cloud.verdict` event (`VerdictPublisher`) that
-  the camera's `VerdictSink` applies, before the next frame. The hybrid reports what
-  the corrected event stream says: retracted tracks are gone, relabelled ones carry the
-  cloud's label (only `person` is scored), a split track is one track per person from
-  the frame of its split (each box placed inside the track's box as the cloud saw it).
+  (`refcloud.judges.DEFAULT_JUDGE`, or `--judge`); the answer becomes a `cloud.verdict`
+  event (`VerdictPublisher`) that the camera's `VerdictSink` applies, before the next
+  frame. The hybrid reports what the corrected event stream says: retracted tracks are
+  gone, relabelled ones carry the cloud's label (only `person` is scored), a split track
+  is one track per person from the frame of its split (each box placed inside the
+  track's box as the cloud saw it).
 - All-cloud: every frame as a JPEG at `--quality` (the uplink a cloud-only design needs).
 - Uplink: the hard-case crops plus every `vision.detection`/`vision.hard_case` event's
   JSON, over the all-cloud bytes.
@@ -93,9 +94,14 @@ from lab.footage import fetch_vtest
 from lab.mot import score_mot, write_mot
 from lab.truth import vtest_truth
 from refcloud import EventSink, serve
-from refcloud.judges import NAMING_MODEL_NAME, make_namer
-from refcloud.oracle import PersonOracle
-from refcloud.oracle_judge import OracleJudge
+from refcloud.judges import (
+    DEFAULT_JUDGE,
+    JUDGE_MODELS,
+    NAMING_MODEL_NAME,
+    JudgeKind,
+    make_judge,
+    make_namer,
+)
 
 RESULTS = Path(__file__).parent / "results"
 VERDICT_MIN_SCORE = 0.5
@@ -216,6 +222,7 @@ async def run_hybrid(
     allcloud_frames: int = 0,
     quality: int = 80,
     camera: tuple[CameraConfig, ModelConfig] | None = None,
+    judge_kind: JudgeKind = DEFAULT_JUDGE,
 ) -> HybridRun:
     """Run a camera (default: the shipped one) and its publisher with the cloud in the loop."""
     cam, model = shipped_person_camera() if camera is None else camera
@@ -255,7 +262,7 @@ async def run_hybrid(
     events.add_sink(sink)
     publish_verdict = VerdictPublisher(events=events, bus=bus, topics=topics)
     router = EventRouter(("*",), ())
-    judge = OracleJudge(PersonOracle())
+    judge = make_judge(judge_kind, name=PERSON)
     namer = make_namer()
     loop = asyncio.get_running_loop()
     port: asyncio.Future[int] = loop.create_future()
@@ -264,7 +271,7 @@ async def run_hybrid(
             serve(
                 "127.0.0.1",
                 0,
-                models={judge.name: judge, NAMING_MODEL_NAME: namer},
+                models={PERSON: judge, NAMING_MODEL_NAME: namer},
                 sink=cloud_sink,
                 no_auth=True,  # loopback, this process only
                 on_started=port.set_result,
@@ -275,7 +282,7 @@ async def run_hybrid(
             async with asyncio.timeout(30):
                 bound = await port
             async with OipClient(f"http://127.0.0.1:{bound}", timeout=60) as oip:
-                cloud = _Cloud(router, oip, judge.name, publish_verdict, run)
+                cloud = _Cloud(router, oip, PERSON, publish_verdict, run)
                 ts = 0.0
                 due = _DetectClock(cam.detect_fps)
                 for index, image in enumerate(read_video(str(clip), frames)):
@@ -305,7 +312,7 @@ async def run_hybrid(
                 await cloud.judge(pending)
                 run.allcloud = await _all_cloud(
                     oip,
-                    judge.name,
+                    PERSON,
                     clip,
                     frames=run.frames,
                     quality=quality,
@@ -504,6 +511,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_true",
         help="cheap and strong, edge-only and with the cloud: sweep.json and sweep.png",
     )
+    p.add_argument(
+        "--judge",
+        choices=tuple(JUDGE_MODELS),
+        default=DEFAULT_JUDGE,
+        help=f"the cloud's hard-case judge (default {DEFAULT_JUDGE})",
+    )
     return p.parse_args(argv)
 
 
@@ -559,6 +572,7 @@ def main(argv: list[str] | None = None) -> int:
             allcloud_frames=args.allcloud_frames,
             quality=args.quality,
             camera=camera,
+            judge_kind=args.judge,
         )
     )
     frames = range(run.frames)

@@ -13,11 +13,13 @@ from typing import Literal
 
 from refcloud.app import ModelFn
 
-JudgeKind = Literal["oracle", "segmentation"]
+JudgeKind = Literal["ensemble", "oracle", "segmentation"]
 
-DEFAULT_JUDGE: JudgeKind = "oracle"
+DEFAULT_JUDGE: JudgeKind = "ensemble"
+"""The best judge on the hand-verified truth (`python -m bench.judge_accuracy`)."""
 
 JUDGE_MODELS: dict[JudgeKind, tuple[str, ...]] = {
+    "ensemble": ("deeplabv3", "pose_detection", "visual_wake_words", "person_ssdlite"),
     "oracle": ("deeplabv3", "pose_detection"),
     "segmentation": ("deeplabv3",),
 }
@@ -42,6 +44,11 @@ def make_judge(kind: JudgeKind, *, name: str, model_path: Path | None = None) ->
         from refcloud.cloud_model import SegmentationJudge
 
         return SegmentationJudge(name=name, model_path=model_path)
+    if kind == "ensemble":
+        from refcloud.ensemble import PersonEnsemble
+        from refcloud.ensemble_judge import EnsembleJudge
+
+        return EnsembleJudge(PersonEnsemble(threads=2), name=name)
     from refcloud.oracle import PersonOracle
     from refcloud.oracle_judge import OracleJudge
 
