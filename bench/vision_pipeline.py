@@ -13,12 +13,13 @@
    own preprocessing (`Preprocessor.into` the input tensor) and `invoke()`, nothing
    else, interleaved in short rounds; `ratio` is the median of the rounds' pipeline /
    bare. The bare loop prepares each frame because any caller of the model must: a
-   768x576 frame to EfficientNet's 224 input is a `pyrDown` and a resize (~0.3 ms:
-   160.8 fps with it vs 169.3 without in one run on a loaded machine, 2026-11-30; 12%
-   on top of a 2.4 ms invoke on a quiet one), which the pipeline cannot skip and which the bare loop used to get for free
-   (precomputed tensors; `ratio_invoke_only` still reports that older ratio, and
-   `invoke_fps` that loop's rate). So `ratio` measures what the pipeline adds: the worker
-   thread, motion gating off, the decoder, the tracker and the per-frame records.
+   768x576 frame to EfficientNet's 224 input is a `pyrDown` and a resize (~0.3 ms: 160.8
+   fps with it vs 169.3 without, one run on a loaded machine, 2026-11-30; ~12% of the
+   2.4 ms invoke issue 9 quotes for a quieter one), which the pipeline cannot skip and
+   which the bare loop used to get for free (precomputed tensors; `ratio_invoke_only`
+   still reports that older ratio, `invoke_fps` that loop's rate). So `ratio` measures
+   what the pipeline adds: the worker thread, motion gating off, the decoder, the
+   tracker and the per-frame records.
 3. Still scenes with motion on (vtest's first frame repeated, and that frame with fresh
    sensor noise, sigma 3, on every frame), with each motion method: the default
    `average` and the shipped camera's `mog2`: process CPU time per frame over the

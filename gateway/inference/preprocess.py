@@ -109,7 +109,7 @@ class Preprocessor:
     normalization: Normalization = "[-1,1]"
     letterbox: bool = True
     pad_value: int = 0
-    _scratch: _Scratch = field(default_factory=_Scratch, compare=False, repr=False)
+    _scratch: _Scratch = field(default_factory=_Scratch, init=False, compare=False, repr=False)
 
     @classmethod
     def for_input(
