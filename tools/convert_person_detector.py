@@ -29,6 +29,32 @@ What it does:
    `tests/gateway/inference/fixtures/person_ssdlite_tf_boxes.json`, which the tests
    (without TensorFlow) compare with LiteRT plus `ssd_raw`.
 6. Prints how the converted model(s) compare with the TF boxes on those images.
+
+Tried for issue 9's "scores within 0.05 for int8" (2026-11-30, TF 2.21; each variant
+scored against the fixture's 28 TF boxes, one-to-one at IoU >= 0.9 as the test does, and
+against 38 TF-graph boxes on 12 held-out vtest frames and motion regions that no
+calibration set contained; "max"/"mean" are score differences; speed is TF's own
+interpreter, 1 thread, and was noisy on a loaded machine):
+
+- the bundled model (this tool: 50 frames + 50 random 96-400 px crops): max 0.155, mean
+  0.034; held-out max 0.362, mean 0.042, 4 TF boxes without a match. 6.9 ms.
+- the same with float32 output tensors (`inference_output_type` float32): max 0.155,
+  unchanged, so quantized outputs are not the cause.
+- calibrated as the pipeline feeds it: 100 whole frames + 300 of the 3766 square regions
+  (>= 128 px) the shipped camera's detector looked at on vtest.avi: max 0.093, mean
+  0.028; held-out max 0.096, mean 0.029, 2 unmatched. Same size and op set, 6.9 ms.
+  With 800 regions: max 0.214 (one box), mean 0.031; held-out 0.094.
+- 16x8 (int16 activations, int8 weights), same 400 images: max 0.095, mean 0.024;
+  held-out 0.088; 845 ms per inference (no optimised int16 kernels), so unusable.
+- the quantization debugger's most sensitive layers left float (first depthwise conv,
+  rmse/scale 2.86 where most layers are ~0.3): that one float: max 0.081 (one TF box then
+  unmatched), held-out 0.092; the top 4 float: max 0.065, held-out 0.350.
+
+So no honest full-integer (or nearly full-integer) conversion got every score within 0.05:
+int8 weights drift on small, low-contrast people whatever the calibration, and the worst
+box moves with the calibration set. The bundled model was left as it is; calibrating on
+the pipeline's own regions is the best variant found (max 0.155 -> ~0.09, held-out
+0.362 -> 0.096) if the bound is ever relaxed to 0.1.
 """
 
 from __future__ import annotations

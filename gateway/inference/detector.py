@@ -6,6 +6,7 @@ Not thread-safe (it owns one interpreter): build one `Detector` per worker threa
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -16,9 +17,17 @@ from gateway.errors import ModelError
 from gateway.inference.catalog import CATALOGUE, ModelSpec, check_tensors, labels_path, resolve
 from gateway.inference.interpreter import TFLiteModel
 from gateway.inference.outputs import Decoder, Detection, load_labels, make_output_decoder
-from gateway.inference.preprocess import Normalization, Preprocessor
+from gateway.inference.preprocess import ImageTransform, Normalization, Preprocessor
 
-__all__ = ["Detector"]
+__all__ = ["Detector", "Inference"]
+
+
+@dataclass(slots=True, frozen=True)
+class Inference:
+    """The raw outputs of one invoke and how the input was fitted from the image."""
+
+    outputs: list[npt.NDArray[Any]]
+    transform: ImageTransform
 
 
 class Detector:
@@ -93,8 +102,12 @@ class Detector:
             **options,
         )
 
+    def infer(self, image: npt.NDArray[np.uint8]) -> Inference:
+        """Preprocess a BGR image straight into the model's input tensor and run it."""
+        transform = self.preprocessor.into(image, self.model.input_buffer())
+        return Inference(self.model.invoke_in_place(), transform)
+
     def detect(self, image: npt.NDArray[np.uint8]) -> list[Detection]:
         """Return the detections in a BGR image (a whole frame or a region crop)."""
-        prepared = self.preprocessor(image)
-        outputs = self.model.invoke(prepared.tensor)
-        return self.decoder.decode(outputs, prepared.transform)
+        ran = self.infer(image)
+        return self.decoder.decode(ran.outputs, ran.transform)

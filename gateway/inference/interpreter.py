@@ -151,5 +151,23 @@ class TFLiteModel:
             )
             raise ModelError(msg)
         self._interpreter.set_tensor(self.input.index, tensor)
-        self._interpreter.invoke()
-        return [np.array(self._interpreter.get_tensor(o.index)) for o in self.outputs]
+        return self.invoke_in_place()
+
+    def input_buffer(self) -> npt.NDArray[Any]:
+        """Return a writable view of the interpreter's own input tensor.
+
+        Write the input into it (no `set_tensor` copy), drop every reference to it, then
+        call `invoke_in_place`: the interpreter refuses to run while a view is alive.
+        """
+        view: npt.NDArray[Any] = self._interpreter.tensor(self.input.index)()
+        return view
+
+    def invoke_in_place(self) -> list[npt.NDArray[Any]]:
+        """Run the model on what its input tensor holds; return copies of every output."""
+        try:
+            self._interpreter.invoke()
+        except RuntimeError as exc:  # a view of the input still alive, or a kernel error
+            msg = f"{self.path.name} could not run: {exc}"
+            raise ModelError(msg) from exc
+        # get_tensor returns a copy already.
+        return [self._interpreter.get_tensor(o.index) for o in self.outputs]

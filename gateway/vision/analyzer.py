@@ -128,6 +128,11 @@ class FrameAnalyzer:
         self.motion = MotionDetector(camera.motion)
         self.tracker = ObjectTracker(camera.tracker)
         self._wanted = frozenset(camera.tracker.labels)
+        self._wanted_classes: list[int] = []
+        """A classifier's class indices of the tracked labels (found once, not per frame)."""
+        if detector is not None and isinstance(detector.decoder, ClassifierDecoder):
+            names = detector.decoder.labels
+            self._wanted_classes = [i for i, n in enumerate(names) if n in self._wanted]
         self._best: dict[int, _BestShot] = {}
         self._index = -1
         self._size: tuple[int, int] | None = None
@@ -221,7 +226,7 @@ class FrameAnalyzer:
         decoder = detector.decoder
         assert isinstance(decoder, ClassifierDecoder)
         labels = decoder.labels
-        wanted = [i for i, name in enumerate(labels) if name in self._wanted]
+        wanted = self._wanted_classes
         height, width = image.shape[:2]
         out: list[Detection] = []
         calls = 0
@@ -230,7 +235,7 @@ class FrameAnalyzer:
             if crop is None:
                 continue
             calls += 1
-            probs = decoder.probabilities(detector.model.invoke(detector.preprocessor(crop).tensor))
+            probs = decoder.probabilities(detector.infer(crop).outputs)
             # The best *wanted* class (person), not the top-1 (which may be "non_person").
             best = max(wanted, key=lambda i: probs[i]) if wanted else int(np.argmax(probs))
             score = float(probs[best])
