@@ -92,7 +92,10 @@ class CameraComponent:
             labels=tracked_labels(camera, model),
         )
         self.verdicts = VerdictSink(
-            self.publisher, self.stats, model_version=ctx.config.cloud.model_version
+            self.publisher,
+            self.stats,
+            model=ctx.config.cloud.model,
+            model_version=ctx.config.cloud.model_version,
         )
         ctx.events.add_sink(self.verdicts)
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)
