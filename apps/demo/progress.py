@@ -70,7 +70,7 @@ def progress_lines(
     )
     up = metric(metrics, "cloud_uplink_bytes_total")
     into = recorder.camera_bytes + metric(metrics, "sensors_bytes_in")
-    share = f" = {100 * up / into:.2f}% of what came in" if into else ""
+    share = f" = {100 * up / into:.2f}% of input" if into else ""
     lines.append(
         f"uplink   {human_bytes(up)}{share} | events "
         f"{metric(metrics, 'cloud_delivered_total', 'events'):.0f} delivered, hard cases "
