@@ -5,7 +5,9 @@ the picture and on its top part (a standing person's head, enlarged: far faces i
 person crop are a few pixels), at a threshold below the one a check uses, and blurs
 each face found (a box grown by a margin, a strong Gaussian blur then pixelation). It
 checks its own work: if a face is still found after blurring, that place is filled with
-its mean colour. The body stays as it was, so the cloud can still judge a person.
+its mean colour, and it looks again (a filled patch can make a face-like pattern beside
+it) until nothing is found or `_CHECKS` rounds passed. The body stays as it was, so the
+cloud can still judge a person.
 Not thread-safe: one redactor per camera worker thread.
 """
 
@@ -25,6 +27,7 @@ __all__ = ["FACE_MODEL", "FaceRedactor", "Redacted", "find_faces"]
 FACE_MODEL = "blazeface_full"
 _MARGIN = 0.35  # a face box grows by this fraction of its size on each side
 _TOP = 0.45  # the top part of a tall picture searched again, enlarged (the head)
+_CHECKS = 3  # rounds of look-again-and-fill after blurring
 
 
 @dataclass(slots=True, frozen=True)
@@ -84,10 +87,14 @@ class FaceRedactor:
         out = image.copy()
         for face in faces:
             _blur(out, face)
-        # Check: anything still found there is filled flat.
+        # Check: anything still found there is filled flat, until nothing is.
         after = out if region is None else out[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]]
-        for face in self.faces_in(after):
-            _fill(out, Box(face.x1 + x0, face.y1 + y0, face.x2 + x0, face.y2 + y0))
+        for _ in range(_CHECKS):
+            left = self.faces_in(after)
+            if not left:
+                break
+            for face in left:
+                _fill(out, Box(face.x1 + x0, face.y1 + y0, face.x2 + x0, face.y2 + y0))
         self.faces += len(faces)
         return Redacted(out, len(faces))
 
