@@ -7,14 +7,17 @@ bytes the uplink puts in the OIP request) goes through BlazeFace full range
 For the count before redaction, the same crop is cut again from the camera's frame
 without redaction: the recorder keeps the frames the camera sent (the gateway decoded the
 same JPEGs), and the crop's frame is the one, between the track's first sight and the
-hard case, whose `crop_box` region differs least from the uploaded crop (the faces are
-blurred there, the rest is the same picture up to JPEG noise). A crop with no frame close
-enough (`MATCH_MAX_DIFF`) is counted in `uploads_unmatched` and not in the count before.
+hard case, whose `crop_box` region differs least (mean absolute difference) from the
+uploaded crop: the faces are blurred there, the rest is the same picture up to JPEG noise.
+It is taken when most of the crop is that same picture (the median pixel differs by at
+most `MATCH_MAX_MEDIAN`, whatever share of a small crop the blurred faces cover); a crop
+without such a frame is counted in `uploads_unmatched` and not in the count before.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -25,12 +28,12 @@ from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box
 from gateway.vision.redact import FACE_MODEL, find_faces
 
-__all__ = ["FACE_CHECK", "FacesProof", "check_uploads"]
+__all__ = ["FACE_CHECK", "FacesProof", "check_uploads", "write_leaked"]
 
 FACE_CHECK = 0.5
 """Face score counted as a face found (as `bench/hybrid.py` counts)."""
-MATCH_MAX_DIFF = 12.0
-"""Mean absolute difference (0-255) under which a frame's region is the crop's source."""
+MATCH_MAX_MEDIAN = 6.0
+"""Median pixel difference (0-255, largest channel) under which a region is the crop's."""
 _LOOK_BACK_S = 60.0  # a crop with no announced track (an unknown object): frames this far back
 _SLACK_S = 0.5  # the camera stamps a frame just before publishing it
 
@@ -64,6 +67,13 @@ class _Match:
     first_ts: float
     diff: float = float("inf")
     raw: Image | None = None
+
+    def matched(self) -> bool:
+        """Whether the closest region is the crop's (most of it the same picture)."""
+        if self.raw is None:
+            return False
+        median = float(np.median(cv2.absdiff(self.raw, self.crop).max(axis=2)))
+        return median <= MATCH_MAX_MEDIAN
 
 
 def _decode(jpeg: bytes) -> Image | None:
@@ -120,7 +130,7 @@ def check_uploads(rec: Recorder, quality: int, detector: Detector | None = None)
         matches.append(_Match(case, crop, first))
     _unredacted(rec, matches)
     after = [_faces(detector, case.crop) for case in rec.hard_cases]
-    found = [m for m in matches if m.raw is not None and m.diff <= MATCH_MAX_DIFF]
+    found = [m for m in matches if m.matched()]
     before = [_faces(detector, encode_jpeg(m.raw, quality)) for m in found if m.raw is not None]
     return FacesProof(
         model=FACE_MODEL,
@@ -134,3 +144,16 @@ def check_uploads(rec: Recorder, quality: int, detector: Detector | None = None)
         uploads_unmatched=len(rec.hard_cases) - len(found),
         faces_blurred_by_edge=sum(case.faces_redacted for case in rec.hard_cases),
     )
+
+
+def write_leaked(rec: Recorder, proof: FacesProof, out_dir: Path) -> list[Path]:
+    """Write each uploaded crop that still showed a face to `out_dir/<hard case id>.jpg`."""
+    leaked = set(proof.leaked)
+    paths = []
+    for case in rec.hard_cases:
+        if case.id in leaked:
+            out_dir.mkdir(parents=True, exist_ok=True)
+            path = out_dir / f"{case.id}.jpg"
+            path.write_bytes(case.crop)
+            paths.append(path)
+    return paths
