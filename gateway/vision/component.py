@@ -65,7 +65,9 @@ def build_redactor(camera: CameraConfig) -> FaceRedactor | None:
     if not privacy.redact_faces:
         return None
     detector = Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1)
-    return FaceRedactor(detector, threshold=privacy.face_threshold)
+    return FaceRedactor(
+        detector, threshold=privacy.face_threshold, jpeg_quality=camera.events.crop_quality
+    )
 
 
 def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
