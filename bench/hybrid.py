@@ -133,7 +133,7 @@ class RecordingRedactor(FaceRedactor):
     """The camera's redactor, keeping each crop as it was before redaction (bench only)."""
 
     def __init__(self, detector: Detector, *, threshold: float, quality: int) -> None:
-        super().__init__(detector, threshold=threshold)
+        super().__init__(detector, threshold=threshold, jpeg_quality=quality)
         self.quality = quality
         self.raw: dict[bytes, Image] = {}
         """Uploaded JPEG (as the analyzer encodes it) -> the crop before redaction."""

@@ -135,6 +135,7 @@ def sweep_camera(
     redactor = FaceRedactor(
         Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1),
         threshold=cam.privacy.face_threshold,
+        jpeg_quality=cam.events.crop_quality,
     )
     model = model.model_copy(update={"num_threads": threads})
     run = asyncio.run(run_hybrid(clip, frames, threads, redactor, camera=(cam, model)))

@@ -91,6 +91,7 @@ def _say(message: str) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     """Run the demo; exit 0 with the report written (also after Ctrl-C), 1 on failure."""
+    from apps.demo.faces import write_leaked
     from apps.demo.image import write_report_image
     from apps.demo.report import build_report, summary_lines
     from apps.demo.run import run_demo
@@ -117,9 +118,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         metrics_path = options.out_dir / "metrics.json"
         metrics_path.write_text(json.dumps(result.metrics, indent=1) + "\n", encoding="utf-8")
         await asyncio.to_thread(write_report_image, report, result.recorder, png_path)
+        leaked = (
+            write_leaked(result.recorder, result.faces, options.out_dir / "faces-left")
+            if result.faces is not None
+            else []
+        )
         print()
         for line in summary_lines(report):
             print(line)
+        if leaked:
+            print(f"uploaded crops in which a face was found: {leaked[0].parent}")
         print(f"\nreport: {json_path} and {png_path}", flush=True)
         return 0
 

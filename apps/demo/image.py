@@ -17,14 +17,14 @@ import numpy as np
 import numpy.typing as npt
 
 from apps.demo.recorder import Box, HardCaseRecord, Recorder
-from apps.demo.report import DemoReport, comparison_lines
+from apps.demo.report import DemoReport, comparison_lines, corrections_lines
 
 __all__ = ["comparison_panel", "render_report_image", "write_report_image"]
 
 Image = npt.NDArray[np.uint8]
 Colour = tuple[int, int, int]
 
-TILE_W, TILE_H, CAPTION_H, HEADER_H, COLUMNS, MAX_TILES = 384, 288, 46, 64, 4, 8
+TILE_W, TILE_H, CAPTION_H, HEADER_H, COLUMNS, MAX_TILES = 384, 288, 46, 116, 4, 8
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
 _COLOURS: dict[str, Colour] = {  # BGR
     "confirmed": (80, 190, 60),
@@ -148,6 +148,7 @@ def _header(report: DemoReport, width: int) -> Image:
                 f"{s.tracks} tracks, {h.sent} hard cases: {h.confirmed} confirmed, "
                 f"{h.rejected} rejected, {h.relabelled} relabelled, {h.pending} pending"
             )
+    lines.extend(corrections_lines(report.corrections))
     for i, text in enumerate(lines):
         cv2.putText(header, text, (10, 24 + 26 * i), _FONT, 0.6, (235, 235, 235), 1, cv2.LINE_AA)
     return header

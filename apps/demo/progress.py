@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TextIO
 
+from apps.demo.corrections import corrections, corrections_line
 from apps.demo.recorder import Recorder
 from gateway.stats_registry import SnapshotValue
 
@@ -45,19 +46,20 @@ def progress_lines(
     total_s: float,
     phase: str,
 ) -> list[str]:
-    """The progress block: camera, sensors, cloud and time."""
+    """The progress block: camera, its corrections by the cloud, sensors, uplink and time."""
     lines = []
     if camera is not None:
-        verdicts = recorder.verdict_counts()
+        verdicts = sum(recorder.verdict_counts().values())
         lines.append(
             f"camera   {metric(metrics, 'camera_frames_in_total', camera):5.0f} frames in "
             f"({human_bytes(recorder.camera_bytes)}), "
             f"{metric(metrics, 'camera_frames_skipped_total', camera):.0f} skipped | "
             f"detections {metric(metrics, 'events_total', 'vision.detection'):.0f} | "
             f"tracks {metric(metrics, 'camera_tracks_total', camera):.0f} | "
-            f"hard cases {metric(metrics, 'camera_hard_cases_total', camera):.0f} | "
-            f"verdicts {sum(verdicts.values())} ({verdicts['confirmed']} confirmed, "
-            f"{verdicts['rejected']} rejected, {verdicts['relabelled']} relabelled)"
+            f"hard cases {metric(metrics, 'camera_hard_cases_total', camera):.0f}"
+        )
+        lines.append(
+            f"cloud    {verdicts} verdicts: {corrections_line(corrections(metrics, camera))}"
         )
     lines.append(
         f"sensors  {metric(metrics, 'sensors_readings_in'):5.0f} readings in "
@@ -68,7 +70,7 @@ def progress_lines(
     )
     up = metric(metrics, "cloud_uplink_bytes_total")
     into = recorder.camera_bytes + metric(metrics, "sensors_bytes_in")
-    share = f" = {100 * up / into:.2f}% of what came in" if into else ""
+    share = f" = {100 * up / into:.2f}% of input" if into else ""
     lines.append(
         f"uplink   {human_bytes(up)}{share} | events "
         f"{metric(metrics, 'cloud_delivered_total', 'events'):.0f} delivered, hard cases "

@@ -22,6 +22,8 @@ __all__ = ["Box", "HardCaseRecord", "Recorder", "StreamTally", "TrackShot"]
 
 _RECENT_FRAMES = 100  # 10 s at 10 fps: an announced track's frame is a few frames old
 _MAX_SHOTS = 400  # announced tracks kept with their frame (~80 KB each)
+MAX_FRAMES = 1200
+"""Frames kept for the faces check after the run (the whole clip and its tail, ~60 MB)."""
 _FRAME_SLACK_S = 0.05  # a frame published this much after the event's time still counts
 
 HARD_CASE = Kind.VISION_HARD_CASE
@@ -64,6 +66,12 @@ class HardCaseRecord:
     box: Box
     crop: bytes
     detection_event: str | None
+    ts: float
+    """Unix time of the hard-case event (the crop was cut at or before it)."""
+    crop_box: Box | None
+    """Where the crop was cut from its frame (pixels)."""
+    faces_redacted: int
+    """Faces the edge blurred in the crop before it left."""
 
 
 def _corners(b: PixelBox) -> Box:
@@ -83,6 +91,10 @@ class Recorder:
         self.first_frame_ts: float | None = None
         self.last_frame_ts: float | None = None
         self._recent: deque[SentFrame] = deque(maxlen=_RECENT_FRAMES)
+        self.frames: list[SentFrame] = []
+        """Every frame the camera sent, up to `MAX_FRAMES` (the crops' frames)."""
+        self.starts: dict[str, float] = {}
+        """Announced tracks' first sight (Unix time) by their start event's id."""
         self.shots: dict[str, TrackShot] = {}
         """Announced tracks by their start event's id."""
         self.decisions: dict[tuple[str, int], str] = {}
@@ -97,6 +109,8 @@ class Recorder:
         self.empty_frames += frame.empty
         self.camera_bytes += len(frame.jpeg)
         self._recent.append(frame)
+        if len(self.frames) < MAX_FRAMES:
+            self.frames.append(frame)
         if self.first_frame_ts is None:
             self.first_frame_ts = frame.wall_ts
         self.last_frame_ts = frame.wall_ts
@@ -123,6 +137,7 @@ class Recorder:
             case Kind.VISION_DETECTION:
                 detection = DetectionData.model_validate(data)
                 if detection.phase == "start":
+                    self.starts[event.id] = detection.first_seen
                     self._keep_shot(event.id, detection)
                 elif detection.phase == "end":
                     key = (event.source, detection.track_id)
@@ -139,6 +154,9 @@ class Recorder:
                         box=_corners(case.box),
                         crop=event.media,
                         detection_event=case.detection_event,
+                        ts=event.ts,
+                        crop_box=None if case.crop_box is None else _corners(case.crop_box),
+                        faces_redacted=case.faces_redacted,
                     )
                 )
             case "cloud.verdict":

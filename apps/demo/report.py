@@ -14,11 +14,21 @@ from pathlib import Path
 from typing import Any, Literal
 
 from apps.demo.comparison import demo_comparison, demo_usage
+from apps.demo.corrections import Corrections, corrections, corrections_line
+from apps.demo.faces import FacesProof
 from apps.demo.progress import Metrics, human_bytes, metric
 from apps.demo.recorder import Recorder
 from apps.demo.run import DemoResult
 
-__all__ = ["DemoReport", "HardCaseLine", "StreamReport", "build_report", "summary_lines"]
+__all__ = [
+    "CorrectionsReport",
+    "DemoReport",
+    "HardCaseLine",
+    "StreamReport",
+    "build_report",
+    "corrections_lines",
+    "summary_lines",
+]
 
 REPORT_VERSION = 1
 
@@ -49,6 +59,19 @@ class HardCaseSummary:
     rejected: int
     relabelled: int
     pending: int
+
+
+@dataclass(slots=True, frozen=True)
+class CorrectionsReport:
+    """What the cloud changed in the camera's events, and the proof that no face left."""
+
+    camera: str
+    verdicts: int
+    """Verdicts the cloud sent back (`cloud.verdict` events)."""
+    applied: Corrections
+    """What the gateway did with them (`camera_verdicts`), faces blurred at the edge."""
+    faces: FacesProof | None
+    """The face detector on every uploaded crop (None: it could not run)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -94,6 +117,8 @@ class DemoReport:
     notes: list[str] = field(default_factory=list)
     hybrid_vs_all_cloud: dict[str, Any] | None = None
     """The camera's run in the three modes, per hour of video (`gateway.costs.estimate`)."""
+    corrections: CorrectionsReport | None = None
+    """The camera's events corrected by the cloud, and faces in the uploads."""
     v: int = REPORT_VERSION
 
     def to_json(self) -> str:
@@ -165,8 +190,15 @@ def build_report(result: DemoResult) -> DemoReport:
     streams: list[StreamReport] = []
     cases: list[HardCaseLine] = []
     panel: dict[str, Any] | None = None
+    fixed: CorrectionsReport | None = None
     if result.camera is not None:
         cam = result.camera
+        fixed = CorrectionsReport(
+            camera=cam,
+            verdicts=sum(rec.verdict_counts().values()),
+            applied=corrections(m, cam),
+            faces=result.faces,
+        )
         summary, lines = _hard_cases(rec, cam)
         cases.extend(lines)
         events_up, bytes_up = up_bytes(cam)
@@ -253,6 +285,7 @@ def build_report(result: DemoResult) -> DemoReport:
         hard_cases=cases,
         notes=notes,
         hybrid_vs_all_cloud=panel,
+        corrections=fixed,
     )
 
 
@@ -273,6 +306,7 @@ def summary_lines(report: DemoReport) -> list[str]:
         f"{report.percent_up:>7.3f}%"
     )
     lines.extend(comparison_lines(report.hybrid_vs_all_cloud))
+    lines.extend(corrections_lines(report.corrections))
     for s in report.streams:
         h = s.hard_cases
         if h is not None:
@@ -281,6 +315,26 @@ def summary_lines(report: DemoReport) -> list[str]:
                 f"{h.confirmed} confirmed, {h.rejected} rejected, {h.relabelled} relabelled, "
                 f"{h.pending} without a verdict"
             )
+    return lines
+
+
+def corrections_lines(c: CorrectionsReport | None) -> list[str]:
+    """The corrections and the faces check as two lines (none without a camera)."""
+    if c is None:
+        return []
+    lines = [
+        f"{c.camera} corrected by the cloud: {c.verdicts} verdicts, {corrections_line(c.applied)}"
+    ]
+    f = c.faces
+    if f is None:
+        lines.append("faces in uploads: not checked (see notes)")
+    else:
+        unmatched = f", {f.uploads_unmatched} without their frame" if f.uploads_unmatched else ""
+        lines.append(
+            f"faces in the {f.uploads} uploaded crops ({f.model} >= {f.threshold}): "
+            f"{f.faces_in_uploads_after} after redaction, {f.faces_in_uploads_before} before "
+            f"(in {f.uploads_with_faces_before} crops{unmatched})"
+        )
     return lines
 
 

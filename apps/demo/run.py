@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from apps.demo.comparison import AllCloudCall, probe_all_cloud
+from apps.demo.faces import FacesProof, check_uploads
 from apps.demo.prepare import (
     DemoError,
     DemoOptions,
@@ -34,7 +35,7 @@ from apps.simulator import make_fleet, simulate
 from apps.simulator.camera import stream_video
 from gateway.cloudlink.sink import EventRouter
 from gateway.config import GatewayConfig, load_config
-from gateway.errors import ConfigError
+from gateway.errors import ConfigError, EdgegwError
 from gateway.plugins import build_gateway
 from gateway.runtime import Gateway
 from gateway.stats_registry import SnapshotValue
@@ -71,6 +72,8 @@ class DemoResult:
     """What went wrong on the way (a simulated device that failed)."""
     all_cloud: list[AllCloudCall]
     """Whole frames sent to the reference cloud after the run (empty: not measured)."""
+    faces: FacesProof | None = None
+    """Faces found in the uploaded crops after the run (None: no camera, or no face model)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -255,7 +258,25 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
         cloud_stored=stored,
         problems=problems,
         all_cloud=all_cloud,
+        faces=await _check_faces(config, recorder, cam[0] if cam else None, problems, say),
     )
+
+
+async def _check_faces(
+    config: GatewayConfig, recorder: Recorder, camera: str | None, problems: list[str], say: Say
+) -> FacesProof | None:
+    """Run the face detector on every uploaded crop (None: no camera or no face model)."""
+    cam = next((c for c in config.cameras if c.id == camera), None)
+    if cam is None:
+        return None
+    if recorder.hard_cases:
+        say(f"faces: looking for faces in the {len(recorder.hard_cases)} uploaded crops ...")
+    try:
+        return await asyncio.to_thread(check_uploads, recorder, cam.events.crop_quality)
+    except (EdgegwError, OSError) as exc:
+        log.warning("faces check failed: %s", exc)
+        problems.append(f"the faces check could not run: {exc}")
+        return None
 
 
 def _configure(

@@ -65,7 +65,9 @@ def build_redactor(camera: CameraConfig) -> FaceRedactor | None:
     if not privacy.redact_faces:
         return None
     detector = Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1)
-    return FaceRedactor(detector, threshold=privacy.face_threshold)
+    return FaceRedactor(
+        detector, threshold=privacy.face_threshold, jpeg_quality=camera.events.crop_quality
+    )
 
 
 def _letterbox(model: ModelConfig, spec: ModelSpec | None) -> bool:
@@ -92,7 +94,10 @@ class CameraComponent:
             labels=tracked_labels(camera, model),
         )
         self.verdicts = VerdictSink(
-            self.publisher, self.stats, model_version=ctx.config.cloud.model_version
+            self.publisher,
+            self.stats,
+            model=ctx.config.cloud.model,
+            model_version=ctx.config.cloud.model_version,
         )
         ctx.events.add_sink(self.verdicts)
         self._rl = RateLimitedLog(log, ctx.config.logging.rate_limit_s)

@@ -8,11 +8,13 @@ pipeline never imports the cloud link, and the verdicts a user's dashboard sees 
 ones applied.
 
 Bad input changes nothing and is counted (`camera_verdicts_total{result=...}`) and logged
-once per reason: a malformed verdict (`malformed`), a verdict from another model version
-than `cloud.model_version` (`model_version`), a verdict for a track the camera does not
-know or no longer remembers (`unknown_track`), people boxes outside the crop
-(`box_outside`). A verdict that repeats what an earlier one said is counted `repeated`;
-an unknown object the cloud named is counted `named`, one it could not name `unnamed`.
+once per reason: a malformed verdict (`malformed`), a verdict of the judging model
+(`cloud.model`) from another version than `cloud.model_version` (`model_version`; the
+naming model's verdicts are not checked: the uplink asks it for no version), a verdict
+for a track the camera does not know or no longer remembers (`unknown_track`), people
+boxes outside the crop (`box_outside`). A verdict that repeats what an earlier one said is
+counted `repeated`; an unknown object the cloud named is counted `named`, one it could not
+name `unnamed`.
 """
 
 from __future__ import annotations
@@ -39,10 +41,13 @@ class VerdictSink:
         publisher: CameraPublisher,
         stats: CameraStats,
         *,
+        model: str | None = None,
         model_version: str | None = None,
     ) -> None:
         self.publisher = publisher
         self._stats = stats
+        self._model = model
+        """The model whose verdicts must come from `model_version` (None: any model)."""
         self._model_version = model_version
         self._logged: set[str] = set()
         self.results: dict[str, int] = {}
@@ -57,7 +62,11 @@ class VerdictSink:
         except ValidationError as exc:
             self._ignored("malformed", event, str(exc).splitlines()[0])
             return
-        if self._model_version is not None and data.model_version != self._model_version:
+        if (
+            self._model_version is not None
+            and self._model in (None, data.model)
+            and data.model_version != self._model_version
+        ):
             detail = f"model {data.model} version {data.model_version!r}"
             self._ignored("model_version", event, f"{detail}, expected {self._model_version!r}")
             return

@@ -152,6 +152,40 @@ def test_a_short_demo_reports_every_stream_and_judged_hard_cases(
     assert all(h["cloud_label"] for h in judged)
     assert report["cloud_stored_events"] > 0
     check_comparison(report, out, stdout)
+    check_corrections(report, out, stdout)
+
+
+def check_corrections(report: dict[str, Any], out: Path, stdout: str) -> None:
+    """The cloud's corrections and the faces proof: in the progress line, JSON and summary."""
+    fixed = report["corrections"]
+    assert fixed["camera"] == "demo_cam"
+    applied = fixed["applied"]
+    done = sum(applied[k] for k in ("confirmed", "rejected", "relabelled", "split", "named"))
+    assert done >= 1
+    # Every verdict the cloud sent back was either applied or counted with why not (the
+    # stats are read before the gateway stops: verdicts for its last crops can come after).
+    counted = done + sum(applied["unchanged"].values())
+    assert fixed["verdicts"] - 2 <= counted <= fixed["verdicts"]
+    metrics = json.loads((out / "metrics.json").read_text(encoding="utf-8"))
+    assert applied["faces_redacted"] == metrics["camera_faces_redacted_total"]["demo_cam"]
+    hard = next(s for s in report["streams"] if s["stream"] == "demo_cam")["hard_cases"]
+    faces = fixed["faces"]
+    assert (faces["model"], faces["threshold"]) == ("blazeface_full", 0.5)
+    assert faces["uploads"] == hard["sent"]
+    assert faces["uploads_unmatched"] == 0  # each crop's unredacted frame was found
+    assert faces["faces_in_uploads_before"] >= faces["uploads_with_faces_before"] >= 1
+    assert faces["faces_in_uploads_after"] == 0, faces["leaked"]
+    # The stats were read before the gateway stopped; its last crops can come after.
+    assert faces["faces_blurred_by_edge"] >= applied["faces_redacted"]
+    # Plain progress: the block's lines joined by ' || ', spaces squeezed (a terminal's
+    # block pads each line's name to 9 columns: 3 more than here).
+    progress = [part.strip() for line in stdout.splitlines() for part in line.split(" || ")]
+    cloud = [p for p in progress if p.startswith("cloud ")]
+    assert cloud, stdout
+    assert all("verdicts:" in p and "faces blurred" in p for p in cloud)
+    assert all(len(p) <= 97 for p in progress if p.startswith(("camera ", "cloud ", "uplink ")))
+    assert "demo_cam corrected by the cloud:" in stdout
+    assert "0 after redaction" in stdout
 
 
 def check_comparison(report: dict[str, Any], out: Path, stdout: str) -> None:

@@ -119,7 +119,9 @@ class Rig:
             stats=CameraStats(self.stats, CAM),
             labels=("person",),
         )
-        self.sink = VerdictSink(self.publisher, CameraStats(self.stats, CAM), model_version="1")
+        self.sink = VerdictSink(
+            self.publisher, CameraStats(self.stats, CAM), model="person", model_version="1"
+        )
         self.hard_cases: list[Event] = []
         self.latest: dict[str, bytes] = {}
         self.events.add_sink(self.sink)
