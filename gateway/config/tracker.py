@@ -127,6 +127,15 @@ class TrackerConfig(BaseModel):
         description="How much of a track's appearance each new detection keeps (an "
         "exponential moving average); a detection overlapping another one never updates it.",
     )
+    direction_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="Weight, in the matching cost, of how far a detection would turn a moving "
+        "track: the angle between the track's velocity and the way from its last box to the "
+        "detection, over pi (0 straight on, 1 straight back; OC-SORT's direction "
+        "consistency). Two people crossing rarely trade directions. 0 turns it off.",
+    )
     reid_s: float = Field(
         default=0.0,
         ge=0.0,

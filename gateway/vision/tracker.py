@@ -73,6 +73,10 @@ _FEASIBLE = _INFEASIBLE / 2
 """Any pair the gates allow costs less than this."""
 _CROWDED_IOU = 0.1
 """A detection overlapping another this much (IoU) shows some of it: its colours are mixed."""
+_MIN_SPEED = 0.2
+"""Slowest track, in box heights per second, whose direction counts (`direction_weight`)."""
+_MIN_STEP = 0.1
+"""Shortest step from a track's last box to a detection, in box heights, whose direction counts."""
 
 
 class DetectionLike(Protocol):
@@ -288,8 +292,10 @@ class ObjectTracker:
     ) -> list[_Pair]:
         """Pair tracks with detections (indices in `candidates`): IoU first, then small boxes.
 
-        The cost of a pair is 1 - IoU plus `appearance_weight` times their appearance
-        distance (when both are known); pairs further apart than `appearance_gate` never match.
+        The cost of a pair is 1 - IoU, plus `appearance_weight` times their appearance
+        distance (when both are known), plus `direction_weight` times how far the detection
+        would turn the track (`_turns`); a track that missed a frame never matches a
+        detection further from its look than `appearance_gate`.
         """
         if not lives or not candidates:
             return []
@@ -303,6 +309,8 @@ class ObjectTracker:
         missed = np.array([[v.track.misses > 0] for v in lives], dtype=bool)
         alike = ~missed | (apart <= cfg.appearance_gate)
         penalty = cfg.appearance_weight * apart
+        if cfg.direction_weight > 0:
+            penalty = penalty + cfg.direction_weight * _turns(lives, boxes)
         iou = _iou_matrix(predicted, boxes)
         cost = np.where(same & alike & (iou >= min_iou), 1.0 - iou + penalty, _INFEASIBLE)
         found = _assign(cost, _FEASIBLE)
@@ -524,6 +532,31 @@ class ObjectTracker:
             zones=zones,
             zones_entered=track.zones_entered | zones,
         )
+
+
+def _turns(lives: Sequence[_Live], boxes: Sequence[Box]) -> Matrix:
+    """How far each detection would turn each track, from 0 (straight on) to 1 (back).
+
+    The angle between the track's velocity and the way from its last matched box to the
+    detection, over pi, as OC-SORT's direction consistency; 0 where the track is too slow or
+    the step too short for a direction to mean anything (`_MIN_SPEED`, `_MIN_STEP`).
+    """
+    out = np.zeros((len(lives), len(boxes)))
+    for r, live in enumerate(lives):
+        vx, vy = live.kalman.velocity
+        last = live.track.box
+        h = max(last.height, 1.0)
+        speed = float(np.hypot(vx, vy))
+        if speed < _MIN_SPEED * h:
+            continue
+        for c, b in enumerate(boxes):
+            dx, dy = b.center.x - last.center.x, b.center.y - last.center.y
+            step = float(np.hypot(dx, dy))
+            if step < _MIN_STEP * h:
+                continue
+            cos = (vx * dx + vy * dy) / (speed * step)
+            out[r, c] = float(np.arccos(np.clip(cos, -1.0, 1.0))) / np.pi
+    return out
 
 
 def _crowded(dets: Sequence[DetectionLike]) -> set[int]:
