@@ -103,6 +103,62 @@ class TrackerConfig(BaseModel):
         description="Jitter of a detected box's centre and size, as a fraction of its size "
         "(Kalman measurement noise).",
     )
+    appearance_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="Weight of the appearance cue (colour histograms of a box's upper and "
+        "lower half, `gateway.vision.appearance`) in the matching cost, next to 1 - IoU: "
+        "people passing close keep their ids by their clothes. 0 turns the cue off, and so "
+        "do re-identification and `appearance_gate`.",
+    )
+    appearance_gate: float = Field(
+        default=1.0,
+        gt=0.0,
+        le=1.0,
+        description="Largest appearance distance (0 alike, 1 disjoint colours) at which a "
+        "track that missed a frame may match a detection again (its prediction is less sure, "
+        "so it must also look like itself); 1 never forbids a pair.",
+    )
+    appearance_momentum: float = Field(
+        default=0.9,
+        ge=0.0,
+        lt=1.0,
+        description="How much of a track's appearance each new detection keeps (an "
+        "exponential moving average); a detection overlapping another one never updates it.",
+    )
+    direction_weight: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=10.0,
+        description="Weight, in the matching cost, of how far a detection would turn a moving "
+        "track: the angle between the track's velocity and the way from its last box to the "
+        "detection, over pi (0 straight on, 1 straight back; OC-SORT's direction "
+        "consistency). Two people crossing rarely trade directions. 0 turns it off.",
+    )
+    reid_s: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=60.0,
+        description="Seconds after its last match during which a lost track (past "
+        "`max_misses`) can be re-identified: a high-score detection that matches no track "
+        "continues it (same id) when it looks alike (within `reid_max_distance`) and lies "
+        "within `reid_reach` box heights of the track's prediction. The track ends when this "
+        "and `lost_s` have run out. 0: no re-identification.",
+    )
+    reid_max_distance: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=1.0,
+        description="Largest appearance distance at which a detection re-identifies a lost track.",
+    )
+    reid_reach: float = Field(
+        default=1.5,
+        ge=0.0,
+        le=20.0,
+        description="How far from a lost track's prediction a detection may re-identify it, "
+        "in box heights.",
+    )
     labels: list[str] = Field(
         default_factory=list, description="Labels to track; empty means every label."
     )
@@ -123,4 +179,6 @@ class TrackerConfig(BaseModel):
     def _lost_within_max_age(self) -> TrackerConfig:
         if self.lost_s > self.max_age_s:
             raise ValueError(f"lost_s ({self.lost_s}) must not exceed max_age_s ({self.max_age_s})")
+        if self.reid_s > self.max_age_s:
+            raise ValueError(f"reid_s ({self.reid_s}) must not exceed max_age_s ({self.max_age_s})")
         return self

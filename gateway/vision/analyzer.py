@@ -171,6 +171,7 @@ class FrameAnalyzer:
             self._index,
             looked=self._looked,
             frame=Box(0.0, 0.0, float(width), float(height)),
+            image=image,
         )
         self._remember(image, update)
         ended = [*(flushed.ended if flushed else []), *update.ended]

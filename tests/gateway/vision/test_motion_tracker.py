@@ -175,6 +175,28 @@ def test_a_walker_hidden_behind_another_while_crossing_keeps_its_id() -> None:
     assert ids(log.ended) == [1, 2]  # at flush: nobody was cut in two
 
 
+def _ahead_or_behind(config: TrackerConfig) -> set[str]:
+    """A walker, then two boxes about its prediction: its own a step ahead, a stranger's
+    just behind its last box and overlapping the prediction a little more. Return the
+    walkers the first track was given."""
+    tracker = ObjectTracker(config)
+    walker = Walker("a", 100, 100, vx=80, w=60)  # 10 px a frame
+    frames: list[Frame] = [(at(i), [walker.det(at(i))]) for i in range(12)]
+    predicted = walker.box(at(12))
+    assert predicted.x1 - walker.box(at(11)).x1 == 10
+    own = Det("person", 0.8, Box(predicted.x1 + 22, 100, predicted.x2 + 22, 180), "a")
+    stranger = Det("person", 0.8, Box(predicted.x1 - 20, 100, predicted.x2 - 20, 180), "b")
+    assert stranger.box.iou(predicted) > own.box.iou(predicted)
+    frames.append((at(12), [stranger, own]))
+    frames += [(at(i), [walker.det(at(i) + 22 / 80)]) for i in range(13, 16)]
+    return run(tracker, frames).walkers_of(1)
+
+
+def test_direction_keeps_a_walker_from_being_taken_over_from_behind() -> None:
+    assert _ahead_or_behind(TrackerConfig(min_hits=3)) == {"a", "b"}  # IoU alone: taken over
+    assert _ahead_or_behind(TrackerConfig(min_hits=3, direction_weight=0.5)) == {"a"}
+
+
 def test_two_people_side_by_side_are_two_tracks() -> None:
     tracker = ObjectTracker(TrackerConfig(min_hits=3))
     left = Walker("left", 100, 100, vx=30)
