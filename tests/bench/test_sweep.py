@@ -7,6 +7,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+import pytest
 
 from bench.hybrid import CAMERAS, config_camera, parse_args
 from bench.sweep import run_sweep
@@ -17,6 +18,10 @@ from gateway.vision.component import build_detector
 from lab.footage import fetch_vtest
 
 REPO = Path(__file__).resolve().parents[2]
+
+# The sweep blurs faces (BlazeFace), names unknown objects (EfficientNet-Lite0) and runs
+# the reference cloud's default judge: fetched here, not by whichever test ran first.
+pytestmark = pytest.mark.usefixtures("model_paths", "judge_models", "footage_paths")
 
 
 def test_cheap_edge_config_loads_and_is_cheaper_than_the_shipped_camera() -> None:

@@ -33,3 +33,10 @@ def vtest_jpegs(vtest_path: Path) -> list[bytes]:
 def jpeg_of(width: int, height: int, value: int = 128) -> bytes:
     """Return a plain grey JPEG of the given size."""
     return encode_jpeg(np.full((height, width, 3), value, np.uint8), 80)
+
+
+@pytest.fixture(autouse=True)
+def _camera_models(model_paths: dict[str, Path]) -> dict[str, Path]:
+    """Fetch the models every camera here may load (faces are blurred by default: BlazeFace
+    full range; unknown objects: EfficientNet-Lite0), so no test relies on another's fetch."""
+    return model_paths
