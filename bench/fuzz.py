@@ -56,8 +56,10 @@ import numpy as np
 from devices.cameras import EncodedFrame, FrameIssue, decode_frame
 from devices.decoders import Decoder, make_decoder
 from gateway.config import GatewayConfig
+from gateway.inference.catalog import fetch
 from gateway.plugins import build_gateway
 from gateway.runtime import Gateway
+from gateway.vision.redact import FACE_MODEL
 from tests.support.bombs import jpeg_bomb, png_bomb, truncated_jpeg
 from tests.support.mosquitto import Mosquitto
 
@@ -309,7 +311,13 @@ async def fuzz_gateway(args: argparse.Namespace, broker: Mosquitto, tally: Tally
     gw = build_gateway(gateway_config(broker.port, Path(args.workdir)))
     stop = asyncio.Event()
     task = asyncio.create_task(gw.run(stop), name="gateway")
-    await gw.started.wait()
+    ready = asyncio.create_task(gw.started.wait(), name="gateway-started")
+    await asyncio.wait({task, ready}, return_when=asyncio.FIRST_COMPLETED)
+    if not ready.done():  # the gateway refused to start (e.g. a model is missing)
+        ready.cancel()
+        await task  # raises its error
+        msg = "the gateway stopped before it started"
+        raise RuntimeError(msg)
     assert gw.bus is not None
     await gw.bus.connected.wait()
     while counted(gw.stats.snapshot(), "camera_ready", CAMERA) < 1:  # noqa: ASYNC110
@@ -438,6 +446,9 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     for noisy in ("gateway", "devices", "cloud_bridge", "aiomqtt"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
+    # The camera blurs faces on what it publishes (privacy.redact_faces, on by default), so
+    # the gateway refuses to start without the face model: fetch it (a no-op when cached).
+    fetch((FACE_MODEL,))
     tally = Tally()
     t0 = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="edgegw-fuzz-") as tmp:
