@@ -4,7 +4,10 @@
 - Models, footage and sample images, each fetched by a session fixture before the first
   test that uses it. A test (or a subprocess it starts: `edgegw run`, `cloud serve`)
   that needs a model or a file asks for its fixture, so the suite passes on a machine
-  with an empty `$EDGEGW_DATA_DIR` whatever order the tests run in.
+  with an empty `$EDGEGW_DATA_DIR` whatever order the tests run in. What every gateway
+  camera (the face model: faces are blurred by default) and every `cloud serve` (its
+  judges) load is fetched once per session for all tests (`_default_run_models`), since
+  nearly every directory starts one.
 """
 
 from __future__ import annotations
@@ -23,7 +26,13 @@ from gateway.datadir import default_data_dir
 from gateway.errors import ModelError
 from gateway.inference import catalog
 from lab import footage, samples
-from tests.support.assets import JUDGE_MODEL_NAMES, ORACLE_MODELS, TEST_MODELS, VWW
+from tests.support.assets import (
+    DEFAULT_RUN_MODELS,
+    JUDGE_MODEL_NAMES,
+    ORACLE_MODELS,
+    TEST_MODELS,
+    VWW,
+)
 from tests.support.kserve_env import KServeEnvError, KServeProcess, ensure_kserve_python
 from tests.support.mosquitto import Mosquitto, free_port
 from tests.support.required import unavailable
@@ -89,6 +98,12 @@ def _fetch_models(names: tuple[str, ...], data_dir: Path) -> dict[str, Path]:
         return catalog.fetch(names, data_dir)
     except ModelError as exc:
         unavailable(f"models {', '.join(names)}", exc)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _default_run_models(data_dir: Path) -> dict[str, Path]:
+    """Fetch what a default gateway camera and a default `cloud serve` load."""
+    return _fetch_models(DEFAULT_RUN_MODELS, data_dir)
 
 
 @pytest.fixture(scope="session")
