@@ -136,6 +136,16 @@ class TrackerConfig(BaseModel):
         "detection, over pi (0 straight on, 1 straight back; OC-SORT's direction "
         "consistency). Two people crossing rarely trade directions. 0 turns it off.",
     )
+    nested_overlap: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="A track that starts with at least this fraction of its box inside the "
+        "box of a larger reported track is tracked but not reported (no event, not counted) "
+        "until a frame shows it out of every such box; one that never shows itself ends "
+        "unannounced. The detector often also finds an upper body, or one person of a pair, "
+        "inside the box of a whole that is already tracked. 0 turns it off.",
+    )
     reid_s: float = Field(
         default=0.0,
         ge=0.0,

@@ -171,6 +171,8 @@ class ObjectTracker:
         ]
         self._noise = KalmanNoise(self.config.velocity_noise, self.config.measurement_noise)
         self._live: dict[int, _Live] = {}
+        self._hidden: set[int] = set()
+        """Started tracks held back as nested in a reported one (`nested_overlap`)."""
         self._ids = itertools.count(1)
         self._frame_index = -1
         self._last_ts: float | None = None
@@ -269,7 +271,7 @@ class ObjectTracker:
                 self._live[live.track.id] = live
                 if live.track.state is TrackState.ACTIVE:
                     started.append(live.track)
-        return TrackUpdate(started, updated, ended, self._active())
+        return self._announce(started, updated, ended)
 
     def flush(self, ts: float) -> TrackUpdate:
         """End every live track (stream over, camera removed); tentative ones just vanish."""
@@ -277,9 +279,10 @@ class ObjectTracker:
         ended = [
             replace(v.track, state=TrackState.ENDED)
             for v in self._live.values()
-            if v.track.state is TrackState.ACTIVE
+            if v.track.state is TrackState.ACTIVE and v.track.id not in self._hidden
         ]
         self._live.clear()
+        self._hidden.clear()
         self._last_ts = None
         return TrackUpdate([], [], ended, [])
 
@@ -472,8 +475,38 @@ class ObjectTracker:
         return [
             v.track
             for v in self._live.values()
-            if v.track.state is TrackState.ACTIVE and v.track.misses <= limit
+            if v.track.state is TrackState.ACTIVE
+            and v.track.misses <= limit
+            and v.track.id not in self._hidden
         ]
+
+    def _announce(
+        self, started: list[Track], updated: list[Track], ended: list[Track]
+    ) -> TrackUpdate:
+        """Hold back started tracks nested in a reported one (`nested_overlap`) until they
+        show themselves; report the rest. Hidden tracks are tracked, never reported."""
+        overlap = self.config.nested_overlap
+        if overlap <= 0:
+            return TrackUpdate(started, updated, ended, self._active())
+        shown = [t for t in ended if t.id not in self._hidden]
+        self._hidden -= {t.id for t in ended}
+        reported = [t.box for t in self._active()]
+        newly: list[Track] = []
+        for track in started:
+            if _nested(track.box, reported, overlap):
+                self._hidden.add(track.id)
+            else:
+                newly.append(track)
+        for track_id in sorted(self._hidden):
+            live = self._live.get(track_id)
+            if live is None:
+                self._hidden.discard(track_id)
+            elif live.track.misses == 0 and not _nested(live.track.box, reported, overlap):
+                self._hidden.discard(track_id)
+                newly.append(live.track)
+        shown_now = {t.id for t in newly}
+        kept = [t for t in updated if t.id not in self._hidden and t.id not in shown_now]
+        return TrackUpdate(newly, kept, shown, self._active())
 
     def _recent(self, track: Track, ts: float) -> bool:
         """Return True while an unseen track may still be matched by its prediction alone."""
@@ -535,6 +568,12 @@ class ObjectTracker:
             zones=zones,
             zones_entered=track.zones_entered | zones,
         )
+
+
+def _nested(box: Box, others: Sequence[Box], overlap: float) -> bool:
+    """Whether `overlap` of `box`'s area lies inside one larger box of `others`."""
+    area = box.area
+    return area > 0 and any(o.area > area and box.intersection(o) >= overlap * area for o in others)
 
 
 def _turns(lives: Sequence[_Live], boxes: Sequence[Box]) -> Matrix:

@@ -465,3 +465,47 @@ def test_a_track_that_walks_out_of_the_picture_is_missed_even_where_nobody_looke
     assert len(kept.tracks) == 1
     assert ended_at["gone"] < 2.5
     assert len(gone.tracks) == len(kept.tracks) - 1 == 0
+
+
+# ---- nested parts (nested_overlap) ----------------------------------------------------
+
+
+def _part_inside_a_pair(config: TrackerConfig, leave_at: int | None) -> Log:
+    """A pair's box walking right with, from frame 5, a part (an upper body) inside it;
+    from `leave_at` the part walks off on its own (it was a person, not a part)."""
+    pair = Walker("pair", 100, 100, vx=20, w=90, h=100)
+    part = Walker("part", 150, 105, vx=20, w=30, h=45)
+    frames: list[Frame] = []
+    for i in range(60):
+        dets = [pair.det(at(i), 0.9)]
+        if i >= 5:
+            box = part.box(at(i))
+            if leave_at is not None and i > leave_at:  # walks down, 60 px/s, out of the box
+                dy = 60 * (at(i) - at(leave_at))
+                box = Box(box.x1, box.y1 + dy, box.x2, box.y2 + dy)
+            dets.append(Det("person", 0.8, box, "part"))
+        frames.append((at(i), dets))
+    return run(ObjectTracker(config), frames)
+
+
+def test_a_part_inside_a_reported_box_is_tracked_but_never_reported() -> None:
+    log = _part_inside_a_pair(TrackerConfig(min_hits=3, nested_overlap=0.9), leave_at=None)
+    assert ids(log.started) == [1]
+    assert log.walkers_of(1) == {"pair"}
+    assert ids(log.ended) == [1]  # the part ends unannounced, too
+    assert all(t.id == 1 for t in log.updated)
+
+
+def test_without_nested_overlap_the_part_is_a_second_track() -> None:
+    log = _part_inside_a_pair(TrackerConfig(min_hits=3), leave_at=None)
+    assert ids(log.started) == [1, 2]
+    assert log.walkers_of(2) == {"part"}
+
+
+def test_a_part_that_walks_out_of_the_box_is_reported_from_then_on() -> None:
+    log = _part_inside_a_pair(TrackerConfig(min_hits=3, nested_overlap=0.9), leave_at=20)
+    assert ids(log.started) == [1, 2]
+    part = log.started[1]
+    assert part.first_seen < at(20) <= part.last_seen  # tracked before, reported once out
+    assert log.walkers_of(2) == {"part"}
+    assert ids(log.ended) == [1, 2]
