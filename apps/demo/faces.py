@@ -39,6 +39,10 @@ _SLACK_S = 10.0
 """How long before the track's first sight its frame may have been sent: the camera stamps
 a frame as it publishes it, and a loaded gateway sees it later (a short demo test missed
 one crop's frame under load with 0.5 s)."""
+_AFTER_S = 1.0
+"""How long after the hard case's own time its frame may be stamped: the event's time and
+the frame's stamp come from two clocks and serialisations (a crop cut on the frame of
+the hard case itself sits at the window's edge)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -94,7 +98,9 @@ def _unredacted(rec: Recorder, matches: list[_Match]) -> None:
     if not matches:
         return
     for frame in rec.frames:
-        near = [m for m in matches if m.first_ts - _SLACK_S <= frame.wall_ts <= m.case.ts]
+        near = [
+            m for m in matches if m.first_ts - _SLACK_S <= frame.wall_ts <= m.case.ts + _AFTER_S
+        ]
         if not near:
             continue
         image = _decode(frame.jpeg)
