@@ -8,6 +8,7 @@ from refcloud.app import (
     check_auth,
     is_loopback,
     make_app,
+    read_model_image,
     serve,
 )
 from refcloud.event_sink import EventSink, StoreResult
@@ -22,5 +23,6 @@ __all__ = [
     "check_auth",
     "is_loopback",
     "make_app",
+    "read_model_image",
     "serve",
 ]

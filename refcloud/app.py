@@ -58,9 +58,10 @@ from cloud_bridge.oip.protocol import (
     ModelMetadata,
     ServerMetadata,
 )
+from devices.cameras import Image
 from gateway.config.sections import is_loopback
 from refcloud.event_sink import EventSink
-from refcloud.images import ImageRejectedError
+from refcloud.images import ImageRejectedError, read_image
 
 __all__ = [
     "BodyLimits",
@@ -127,6 +128,15 @@ class InferenceInputError(ValueError):
         if isinstance(exc, KeyError):
             return cls(f"no input named {exc}")
         return cls(str(exc))
+
+
+def read_model_image(request: InferenceRequest) -> Image:
+    """The request's `image` input, decoded within limits (`read_image`), for a model:
+    what cannot be read raises `InferenceInputError` (a 4xx answer)."""
+    try:
+        return read_image(request)
+    except (KeyError, ValueError) as exc:
+        raise InferenceInputError.from_error(exc) from exc
 
 
 class ServerConfigError(CloudBridgeError):

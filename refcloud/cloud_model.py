@@ -24,8 +24,7 @@ from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from gateway.inference.catalog import labels_path, resolve
 from gateway.inference.interpreter import TFLiteModel
 from gateway.inference.outputs import load_labels
-from refcloud import InferenceInputError
-from refcloud.images import read_image
+from refcloud import read_model_image
 
 __all__ = ["DEFAULT_CATALOGUE_MODEL", "SegmentationJudge"]
 
@@ -61,10 +60,7 @@ class SegmentationJudge:
 
     def __call__(self, request: InferenceRequest) -> InferenceResponse:
         """Judge the request's image."""
-        try:
-            image = read_image(request)
-        except (KeyError, ValueError) as exc:
-            raise InferenceInputError.from_error(exc) from exc
+        image = read_model_image(request)
         label, score, fraction = self.judge(image)
         return InferenceResponse(
             model_name=self.name,

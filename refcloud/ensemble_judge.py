@@ -12,10 +12,10 @@ import threading
 import numpy as np
 
 from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
-from refcloud import InferenceInputError
+from refcloud import read_model_image
 from refcloud.ensemble import PersonEnsemble
-from refcloud.images import read_image
 from refcloud.oracle import PERSON
+from refcloud.oracle_judge import person_outputs
 
 __all__ = ["EnsembleJudge"]
 
@@ -36,26 +36,18 @@ class EnsembleJudge:
 
     def __call__(self, request: InferenceRequest) -> InferenceResponse:
         """Judge the request's image."""
-        try:
-            image = read_image(request)
-        except (KeyError, ValueError) as exc:
-            raise InferenceInputError.from_error(exc) from exc
+        image = read_model_image(request)
         with self._lock:
             verdict = self.ensemble.judge(image)
             self.calls += 1
-        h, w = image.shape[:2]
-        boxes = np.asarray(
-            [[b.x1 / w, b.y1 / h, b.x2 / w, b.y2 / h] for b in verdict.boxes], dtype=np.float32
-        ).reshape(-1, 4)
-        label = PERSON if verdict.is_person else "background"
-        score = verdict.score if verdict.is_person else 1.0 - verdict.score
+        height, width = image.shape[:2]
         members = np.asarray(list(verdict.members.as_dict().values()), dtype=np.float32)
         return InferenceResponse(
             model_name=self.name,
             outputs=[
-                ResponseOutput.from_strings("label", [label]),
-                ResponseOutput.from_numpy("score", np.asarray([score], dtype=np.float32)),
-                ResponseOutput.from_numpy("boxes", boxes),
+                *person_outputs(
+                    verdict.is_person, verdict.score, verdict.boxes, width=width, height=height
+                ),
                 ResponseOutput.from_numpy("members", members),
             ],
         )

@@ -22,9 +22,8 @@ import numpy.typing as npt
 from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
 from gateway.inference.detector import Detector
 from gateway.inference.outputs import ClassifierDecoder
-from refcloud import InferenceInputError
+from refcloud import read_model_image
 from refcloud.coarse_labels import OTHER, coarse_indices
-from refcloud.images import read_image
 
 __all__ = ["NAMING_MODEL", "Name", "NamingJudge"]
 
@@ -76,10 +75,7 @@ class NamingJudge:
 
     def __call__(self, request: InferenceRequest) -> InferenceResponse:
         """Name the request's image."""
-        try:
-            image = read_image(request)
-        except (KeyError, ValueError) as exc:
-            raise InferenceInputError.from_error(exc) from exc
+        image = read_model_image(request)
         named = self.name_crop(image)
         return InferenceResponse(
             model_name=self.name,

@@ -6,15 +6,16 @@ Host it with `refcloud.serve(..., models={"person": OracleJudge(PersonOracle())}
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 
 import numpy as np
 
 from cloud_bridge.oip import InferenceRequest, InferenceResponse, ResponseOutput
-from refcloud import InferenceInputError
-from refcloud.images import read_image
+from gateway.inference.geometry import Box
+from refcloud import read_model_image
 from refcloud.oracle import PERSON, PersonOracle
 
-__all__ = ["OracleJudge"]
+__all__ = ["OracleJudge", "person_outputs"]
 
 
 class OracleJudge:
@@ -34,24 +35,33 @@ class OracleJudge:
 
     def __call__(self, request: InferenceRequest) -> InferenceResponse:
         """Judge the request's image."""
-        try:
-            image = read_image(request)
-        except (KeyError, ValueError) as exc:
-            raise InferenceInputError.from_error(exc) from exc
+        image = read_model_image(request)
         with self._lock:
             verdict = self.oracle.judge_crop(image)
             self.calls += 1
-        h, w = image.shape[:2]
-        boxes = np.asarray(
-            [[b.x1 / w, b.y1 / h, b.x2 / w, b.y2 / h] for b in verdict.boxes], dtype=np.float32
-        ).reshape(-1, 4)
-        label = PERSON if verdict.is_person else "background"
-        score = verdict.score if verdict.is_person else 1.0 - verdict.score
+        height, width = image.shape[:2]
         return InferenceResponse(
             model_name=self.name,
-            outputs=[
-                ResponseOutput.from_strings("label", [label]),
-                ResponseOutput.from_numpy("score", np.asarray([score], dtype=np.float32)),
-                ResponseOutput.from_numpy("boxes", boxes),
-            ],
+            outputs=person_outputs(
+                verdict.is_person, verdict.score, verdict.boxes, width=width, height=height
+            ),
         )
+
+
+def person_outputs(
+    is_person: bool, score: float, boxes: Sequence[Box], *, width: int, height: int
+) -> list[ResponseOutput]:
+    """A person judge's answer on a `width` x `height` crop: `label` (`person` or
+    `background`), `score` (for that label: `score` for a person, one minus it for
+    background) and `boxes` (the people found, as fractions of the crop, `[N, 4]`)."""
+    fractions = np.asarray(
+        [[b.x1 / width, b.y1 / height, b.x2 / width, b.y2 / height] for b in boxes],
+        dtype=np.float32,
+    ).reshape(-1, 4)
+    label = PERSON if is_person else "background"
+    answer = score if is_person else 1.0 - score
+    return [
+        ResponseOutput.from_strings("label", [label]),
+        ResponseOutput.from_numpy("score", np.asarray([answer], dtype=np.float32)),
+        ResponseOutput.from_numpy("boxes", fractions),
+    ]
