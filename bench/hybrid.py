@@ -217,7 +217,7 @@ async def run_hybrid(
     clip: Path,
     frames: int | None,
     threads: int,
-    redactor: FaceRedactor,
+    redactor: FaceRedactor | None,
     *,
     allcloud_frames: int = 0,
     quality: int = 80,
@@ -540,9 +540,12 @@ def chosen_camera(args: argparse.Namespace) -> tuple[CameraConfig, ModelConfig]:
     """The camera and model `--camera` / `--camera-config` name."""
     if args.camera_config is not None:
         return config_camera(args.camera_config)
-    if args.camera == "strong":
-        return shipped_person_camera()
-    return config_camera(CAMERAS[args.camera])
+    return named_camera(args.camera)
+
+
+def named_camera(name: str) -> tuple[CameraConfig, ModelConfig]:
+    """The camera and model `--camera NAME` runs (one of `CAMERAS`)."""
+    return shipped_person_camera() if name == "strong" else config_camera(CAMERAS[name])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -39,20 +39,17 @@ import cv2
 import numpy as np
 
 from bench.hybrid import (
-    CAMERAS,
     HybridRun,
     all_cloud_bytes,
-    config_camera,
     edge_paths,
     hybrid_paths,
+    named_camera,
     run_hybrid,
 )
 from bench.hybrid_report import Axes, text
-from bench.vision_pipeline import VTEST_FPS, shipped_person_camera
-from gateway.config.vision import CameraConfig, ModelConfig
-from gateway.inference.detector import Detector
+from bench.vision_pipeline import VTEST_FPS
 from gateway.vision.cascade import Band
-from gateway.vision.redact import FACE_MODEL, FaceRedactor
+from gateway.vision.component import build_redactor
 from lab.evaluation import TrackPath, match_events
 from lab.footage import fetch_vtest
 from lab.mot import score_mot
@@ -92,10 +89,6 @@ class SweepRow:
         return out
 
 
-def _camera(name: str) -> tuple[CameraConfig, ModelConfig]:
-    return shipped_person_camera() if name == "strong" else config_camera(CAMERAS[name])
-
-
 def _row(
     name: str,
     camera: str,
@@ -131,12 +124,8 @@ def sweep_camera(
     name: str, clip: Path, frames: int | None, threads: int, *, all_cloud: int
 ) -> tuple[list[SweepRow], dict[str, Any]]:
     """Run camera `name` once with the cloud in the loop: its edge and edge+cloud rows."""
-    cam, model = _camera(name)
-    redactor = FaceRedactor(
-        Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1),
-        threshold=cam.privacy.face_threshold,
-        jpeg_quality=cam.events.crop_quality,
-    )
+    cam, model = named_camera(name)
+    redactor = build_redactor(cam)  # as the gateway builds the camera's
     model = model.model_copy(update={"num_threads": threads})
     run = asyncio.run(run_hybrid(clip, frames, threads, redactor, camera=(cam, model)))
     truth = [p for p in vtest_truth() if any(f < run.frames for f in p.boxes)]
