@@ -572,8 +572,7 @@ class ObjectTracker:
 
 def _nested(box: Box, others: Sequence[Box], overlap: float) -> bool:
     """Whether `overlap` of `box`'s area lies inside one larger box of `others`."""
-    area = box.area
-    return area > 0 and any(o.area > area and box.intersection(o) >= overlap * area for o in others)
+    return any(o.area > box.area and box.overlap_of_smaller(o) >= overlap for o in others)
 
 
 def _turns(lives: Sequence[_Live], boxes: Sequence[Box]) -> Matrix:
