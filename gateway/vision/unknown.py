@@ -21,7 +21,7 @@ from dataclasses import dataclass, replace
 from devices.cameras import Image, encode_jpeg
 from gateway.config.objects import UnknownObjectsConfig
 from gateway.config.tracker import TrackerConfig, ZoneConfig
-from gateway.inference.geometry import Box
+from gateway.inference.geometry import Box, square_region
 from gateway.inference.outputs import Detection
 from gateway.payloads import UNKNOWN_LABEL
 from gateway.vision.redact import FaceRedactor
@@ -166,11 +166,7 @@ class UnknownObjects:
 def square_crop(box: Box, margin: float, width: int, height: int) -> Box:
     """A square around `box`, `1 + 2 * margin` times its larger side, moved (not cut) to
     lie inside the frame: a blob at the frame's edge keeps its context on the inner side."""
-    side = min(max(box.width, box.height) * (1 + 2 * margin), float(width), float(height))
-    cx, cy = box.center.x, box.center.y
-    x1 = min(max(cx - side / 2, 0.0), width - side)
-    y1 = min(max(cy - side / 2, 0.0), height - side)
-    return Box(x1, y1, x1 + side, y1 + side)
+    return square_region(box, max(box.width, box.height) * (1 + 2 * margin), width, height)
 
 
 def _numbered(track: Track) -> Track:
