@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 
 from devices.cameras import encode_jpeg
+from gateway.vision.analyzer import FrameOutcome, TrackReport
+from gateway.vision.tracker import Track
 from tests.support.assets import VWW
 
-__all__ = ["VWW", "jpeg_of", "vtest_jpegs"]
+__all__ = ["VWW", "frame_outcome", "jpeg_of", "vtest_jpegs"]
 
 
 @pytest.fixture(scope="session")
@@ -28,6 +30,35 @@ def vtest_jpegs(vtest_path: Path) -> list[bytes]:
     finally:
         cap.release()
     return out
+
+
+def frame_outcome(
+    ts: float,
+    *,
+    width: int,
+    height: int,
+    started: tuple[TrackReport, ...] = (),
+    updated: tuple[Track, ...] = (),
+    ended: tuple[TrackReport, ...] = (),
+    crops: tuple[TrackReport, ...] = (),
+) -> FrameOutcome:
+    """One analysed frame at `ts` (10 fps) with these track changes, as a publisher gets it."""
+    return FrameOutcome(
+        index=int(ts * 10),
+        received_at=ts,
+        width=width,
+        height=height,
+        motion_fraction=0.0,
+        has_motion=True,
+        detector_calls=1,
+        inference_ms=1.0,
+        detections=len(started) + len(updated),
+        started=started,
+        updated=updated,
+        ended=ended,
+        active=(),
+        crops=crops,
+    )
 
 
 def jpeg_of(width: int, height: int, value: int = 128) -> bytes:

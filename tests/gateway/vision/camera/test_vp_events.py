@@ -28,6 +28,7 @@ from gateway.vision.camera_stats import CameraStats
 from gateway.vision.publisher import CameraPublisher
 from gateway.vision.tracker import Track, TrackState
 from tests.conftest import ConfigFactory
+from tests.gateway.vision.camera.conftest import frame_outcome
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message
 
@@ -71,21 +72,7 @@ def outcome(
     updated: tuple[Track, ...] = (),
     ended: tuple[TrackReport, ...] = (),
 ) -> FrameOutcome:
-    return FrameOutcome(
-        index=int(ts * 10),
-        received_at=ts,
-        width=320,
-        height=240,
-        motion_fraction=0.0,
-        has_motion=True,
-        detector_calls=1,
-        inference_ms=1.0,
-        detections=len(started) + len(updated),
-        started=started,
-        updated=updated,
-        ended=ended,
-        active=(),
-    )
+    return frame_outcome(ts, width=320, height=240, started=started, updated=updated, ended=ended)
 
 
 class Rig:

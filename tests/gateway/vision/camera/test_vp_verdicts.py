@@ -33,6 +33,7 @@ from gateway.vision.corrections import VerdictSink
 from gateway.vision.publisher import SPLIT_IDS, CameraPublisher
 from gateway.vision.tracker import Track, TrackState
 from tests.conftest import ConfigFactory
+from tests.gateway.vision.camera.conftest import frame_outcome
 from tests.support.mosquitto import Mosquitto
 from tests.support.mqtt import client, next_message
 
@@ -76,21 +77,8 @@ def outcome(
     ended: tuple[TrackReport, ...] = (),
     crops: tuple[TrackReport, ...] = (),
 ) -> FrameOutcome:
-    return FrameOutcome(
-        index=int(ts * 10),
-        received_at=ts,
-        width=640,
-        height=480,
-        motion_fraction=0.0,
-        has_motion=True,
-        detector_calls=1,
-        inference_ms=1.0,
-        detections=len(started) + len(updated),
-        started=started,
-        updated=updated,
-        ended=ended,
-        active=(),
-        crops=crops,
+    return frame_outcome(
+        ts, width=640, height=480, started=started, updated=updated, ended=ended, crops=crops
     )
 
 
