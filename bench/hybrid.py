@@ -71,6 +71,7 @@ from devices.cameras import Image, encode_jpeg
 from gateway.cloudlink.sink import EventRouter
 from gateway.cloudlink.verdicts import VerdictPublisher
 from gateway.config import MqttConfig, load_config
+from gateway.config.cloud import CloudSection
 from gateway.config.costs import CostsSection
 from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.costs.estimate import Comparison, Usage, compare, latency
@@ -104,7 +105,8 @@ from refcloud.judges import (
 )
 
 RESULTS = Path(__file__).parent / "results"
-VERDICT_MIN_SCORE = 0.5
+VERDICT_MIN_SCORE: float = CloudSection.model_fields["verdict_min_score"].default
+VERDICT_REJECT_SCORE: float = CloudSection.model_fields["verdict_reject_score"].default
 FACE_CHECK = 0.5
 PERSON = "person"
 
@@ -352,7 +354,11 @@ class _Cloud:
             ms = (time.perf_counter() - t0) * 1000
             self.run.round_trip_ms.append(ms)
             verdict = verdict_from_response(
-                case, response, min_score=VERDICT_MIN_SCORE, round_trip_ms=ms
+                case,
+                response,
+                min_score=VERDICT_MIN_SCORE,
+                reject_score=VERDICT_REJECT_SCORE,
+                round_trip_ms=ms,
             )
             self.publish(verdict)  # the camera's VerdictSink applies it here
             arrived = self.run.case_arrival.pop(event.id, None)
@@ -634,6 +640,7 @@ def main(argv: list[str] | None = None) -> int:
         "rejected": results.get("rejected", 0),
         "relabelled": results.get("relabelled", 0),
         "split": results.get("split", 0),
+        "unsure": results.get("unsure", 0),
         "unknown_named": sum(unknown_names(run).values()),
         "unknown_names": unknown_names(run),
         "faces_in_uploads_before": before,

@@ -11,7 +11,15 @@ answer is read as the gateway reads it (`verdict_from_response`, confirmed = per
 - `edge_detector`: the bundled SSDLite person detector alone on the crop (person when
   its best box scores the band's `low`), what the edge would say without a cloud;
 - `oracle`: `OracleJudge` (DeepLab mask + BlazePose on the crop, the previous default);
-- `ensemble`: `EnsembleJudge` (refcloud.ensemble), and each of its members at 0.5.
+- `ensemble`: `EnsembleJudge` (refcloud.ensemble), and each of its members at 0.5;
+- `ensemble_unredacted`: the same judge on the same crops without redaction, so the
+  table shows what blurring faces costs the judge.
+
+Also (JSON `redaction`): crops in which the full-range face detector finds a face at
+0.5 before and after redaction (`faces_before`, `faces_after`), and `retracted` (JSON
+`reject_score`): what the ensemble's no would retract at the gateway's default
+`cloud.verdict_reject_score` (people wrongly retracted, non-people retracted; the rest of
+its noes are `unsure` and leave the edge's event standing) next to every no retracting.
 
 Per judge: accuracy, recall on people (all, and the small ones under `--small` px tall),
 rejection of non-people (all, and per kind), and accuracy on frames before and from
@@ -25,7 +33,7 @@ import argparse
 import json
 import time
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -34,9 +42,10 @@ import numpy as np
 from bench.vision_pipeline import shipped_person_camera
 from cloud_bridge.oip import InferenceResponse, build_hard_case_request
 from cloud_bridge.uplink import HardCase, Outcome, verdict_from_response
+from gateway.config.cloud import CloudSection
 from gateway.inference.detector import Detector
 from gateway.vision.component import build_detector
-from gateway.vision.redact import FACE_MODEL, FaceRedactor
+from gateway.vision.redact import FACE_MODEL, FaceRedactor, find_faces
 from lab.footage import fetch_vtest
 from lab.judge_crops import LabelledCrop, judge_crops
 from lab.truth import vtest_truth
@@ -46,7 +55,8 @@ from refcloud.oracle import PERSON
 
 RESULTS = Path(__file__).parent / "results"
 SPLIT_FRAME = 400
-MIN_SCORE = 0.5  # bench.hybrid's VERDICT_MIN_SCORE
+MIN_SCORE: float = CloudSection.model_fields["verdict_min_score"].default
+FACE_CHECK = 0.5  # bench.hybrid's faces check
 MEMBERS = ("detector", "wake_words", "mask", "pose")
 
 
@@ -112,6 +122,36 @@ def oip_answers(
     return said, responses, 1000 * (time.perf_counter() - t0) / max(1, len(crops))
 
 
+@dataclass(slots=True, frozen=True)
+class Retracted:
+    """What a judge's noes would retract at the gateway: people (wrongly) and non-people."""
+
+    people: int
+    non_people: int
+
+
+def retracted(
+    crops: Sequence[LabelledCrop], responses: Sequence[InferenceResponse], reject_score: float
+) -> Retracted:
+    """Count the crops the gateway would retract on these answers at `reject_score`."""
+    people = non_people = 0
+    for i, (crop, response) in enumerate(zip(crops, responses, strict=True)):
+        case = HardCase(f"case-{i}", "bench", PERSON, 0.7, 0.7, {})
+        verdict = verdict_from_response(
+            case, response, min_score=MIN_SCORE, round_trip_ms=0.0, reject_score=reject_score
+        )
+        if verdict.outcome is Outcome.REJECTED:
+            people += crop.label == "person"
+            non_people += crop.label != "person"
+    return Retracted(people, non_people)
+
+
+def faces_in(detector: Detector, jpeg: bytes) -> int:
+    """Faces the full-range detector finds at `FACE_CHECK` in a JPEG crop."""
+    image = np.asarray(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), np.uint8)
+    return len(find_faces(detector, image, FACE_CHECK))
+
+
 def detector_answers(
     detector: Detector, crops: Sequence[LabelledCrop], low: float
 ) -> tuple[list[bool], float]:
@@ -155,9 +195,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     cam, model = shipped_person_camera()
     edge = build_detector(model)
+    face_detector = Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1)
     redactor = FaceRedactor(
-        Detector.from_catalogue(FACE_MODEL, num_threads=1, score_threshold=0.1),
+        face_detector,
         threshold=cam.privacy.face_threshold,
+        jpeg_quality=cam.events.crop_quality,  # checked as the JPEG it leaves as
     )
     crops = judge_crops(
         fetch_vtest(),
@@ -175,8 +217,12 @@ def main(argv: list[str] | None = None) -> int:
     rows["edge_detector"] = score(crops, said, ms, args.small)
     said, _, ms = oip_answers(make_judge("oracle", name=PERSON), crops)
     rows["oracle"] = score(crops, said, ms, args.small)
-    said, responses, ms = oip_answers(make_judge("ensemble", name=PERSON), crops)
+    ensemble = make_judge("ensemble", name=PERSON)
+    said, responses, ms = oip_answers(ensemble, crops)
     rows["ensemble"] = score(crops, said, ms, args.small)
+    plain = [replace(c, jpeg=c.unredacted) for c in crops]
+    said_plain, _, ms_plain = oip_answers(ensemble, plain)
+    rows["ensemble_unredacted"] = score(plain, said_plain, ms_plain, args.small)
     members = np.array([r.output("members").as_numpy().reshape(-1) for r in responses])
     for i, name in enumerate(MEMBERS):
         rows[f"  member {name}"] = score(crops, list(members[:, i] >= MIN_SCORE), 0.0, args.small)
@@ -186,8 +232,33 @@ def main(argv: list[str] | None = None) -> int:
     )
     for line in table(rows):
         print(line)
+    redaction = {
+        "faces_before": sum(faces_in(face_detector, c.unredacted) > 0 for c in crops),
+        "faces_after": sum(faces_in(face_detector, c.jpeg) > 0 for c in crops),
+    }
+    reject = CloudSection.model_fields["verdict_reject_score"].default
+    retracts = {
+        "reject_score": reject,
+        "sure": retracted(crops, responses, reject),
+        "every_no": retracted(crops, responses, 0.0),
+    }
+    print(
+        f"faces at {FACE_CHECK} in crops: {redaction['faces_before']} before redaction, "
+        f"{redaction['faces_after']} after"
+    )
+    for name, r in (("reject_score", retracts["sure"]), ("every no", retracts["every_no"])):
+        print(
+            f"retracted ({name}): {r.people} of {people} people, "
+            f"{r.non_people} of {len(crops) - people} non-people"
+        )
     report = {
         "command": "python -m bench.judge_accuracy",
+        "redaction": redaction,
+        "retracted": {
+            "reject_score": reject,
+            "sure": asdict(retracts["sure"]),
+            "every_no": asdict(retracts["every_no"]),
+        },
         "crops": len(crops),
         "people": people,
         "small_below_px": args.small,

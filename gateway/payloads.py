@@ -45,7 +45,7 @@ tracks but cannot label (`gateway.vision.unknown`; its edge label is `UNKNOWN_LA
 UNKNOWN_LABEL = "unknown"
 """The edge's label of a moving object no detection explains."""
 
-VerdictOutcome = Literal["confirmed", "rejected", "relabelled"]
+VerdictOutcome = Literal["confirmed", "rejected", "relabelled", "unsure"]
 """What the cloud made of a hard case (`cloud_bridge.uplink.Outcome` values)."""
 
 

@@ -63,6 +63,8 @@ class LabelledCrop:
     jpeg: bytes
     source: str
     """`truth:<id>` or `edge_detector:<score>`."""
+    unredacted: bytes = b""
+    """The same crop as a JPEG without redaction: what redaction costs a judge (bench only)."""
 
 
 def read_proposals(path: Path) -> dict[int, list[Box]]:
@@ -198,4 +200,6 @@ class _Cutter:
         x1, y1, x2, y2 = crop_box(box, self.margin, w, h).to_int()
         piece = np.ascontiguousarray(image[y1:y2, x1:x2])
         redacted = self.redactor.redact(piece).image
-        return LabelledCrop(label, frame, box, encode_jpeg(redacted, self.quality), source)
+        jpeg = encode_jpeg(redacted, self.quality)
+        plain = encode_jpeg(piece, self.quality)
+        return LabelledCrop(label, frame, box, jpeg, source, plain)

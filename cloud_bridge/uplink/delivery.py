@@ -236,6 +236,7 @@ class HardCaseSender(_Sender):
         budget: Budget,
         on_verdict: Callable[[Verdict], object],
         min_score: float = 0.5,
+        reject_score: float = 0.0,
         binary_data: BinaryData = "auto",
         where: str = "the OIP server",
         label_models: Mapping[str, str] | None = None,
@@ -250,6 +251,7 @@ class HardCaseSender(_Sender):
         self.budget = budget
         self._on_verdict = on_verdict
         self._min_score = min_score
+        self._reject_score = reject_score
         self._binary_data: BinaryData = binary_data
         self._binary = binary_data == "always"
         self._where = where
@@ -299,7 +301,11 @@ class HardCaseSender(_Sender):
             response = await self.client.infer(model, request, version)
             rtt_ms = (time.monotonic() - started) * 1000
             verdict = verdict_from_response(
-                case, response, min_score=self._min_score, round_trip_ms=rtt_ms
+                case,
+                response,
+                min_score=self._min_score,
+                reject_score=self._reject_score,
+                round_trip_ms=rtt_ms,
             )
         except UplinkError as exc:
             failure = classify(exc)

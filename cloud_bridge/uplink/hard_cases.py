@@ -90,6 +90,8 @@ class Outcome(enum.StrEnum):
     CONFIRMED = "confirmed"
     REJECTED = "rejected"
     RELABELLED = "relabelled"
+    UNSURE = "unsure"
+    """A weak no: the cloud neither confirms nor is sure enough to reject; the edge stands."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -127,12 +129,16 @@ def verdict_from_response(
     *,
     min_score: float,
     round_trip_ms: float,
+    reject_score: float = 0.0,
 ) -> Verdict:
     """Compare the cloud's `label`/`score` outputs with the edge's guess.
 
-    Confirmed: same label with score >= `min_score`. Rejected: a negative label, or the
-    same label below `min_score`. Relabelled: another label. Raises UplinkProtocolError
-    when the outputs are missing or malformed (the model is not a hard-case judge).
+    Confirmed: same label with score >= `min_score`. Relabelled: another label. A no (a
+    negative label, or the same label below `min_score`) is rejected when the cloud is
+    sure of it: the negative label scored >= `reject_score`, or the edge's label scored
+    <= 1 - `reject_score` (a two-way judge's complement); a weaker no is unsure, and the
+    edge's answer stands (0: every no rejects). Raises UplinkProtocolError when the
+    outputs are missing or malformed (the model is not a hard-case judge).
     """
     try:
         labels = response.output("label").as_strings()
@@ -144,8 +150,10 @@ def verdict_from_response(
         raise UplinkProtocolError(
             f"model {response.model_name!r} answered without usable label/score outputs: {exc}"
         ) from exc
-    if label.lower() in NEGATIVE_LABELS or (label == case.label and score < min_score):
-        outcome = Outcome.REJECTED
+    negative = label.lower() in NEGATIVE_LABELS
+    if negative or (label == case.label and score < min_score):
+        sure = score >= reject_score if negative else score <= 1.0 - reject_score
+        outcome = Outcome.REJECTED if sure else Outcome.UNSURE
     elif label == case.label:
         outcome = Outcome.CONFIRMED
     else:
@@ -184,7 +192,7 @@ def verdict_from_message(payload: bytes) -> Verdict:
     """Read a verdict the cloud published on a broker topic; ValueError when it is not one.
 
     The message is one JSON object: ``{"hard_case": {"id", "source", "label", "score",
-    "band_middle"?, "extra"?}, "verdict": "confirmed" | "rejected" | "relabelled",
+    "band_middle"?, "extra"?}, "verdict": "confirmed" | "rejected" | "relabelled" | "unsure",
     "cloud_label", "cloud_score", "model", "model_version"?, "people"?: [{"x1", "y1",
     "x2", "y2"}]}`` (boxes as fractions of the crop, as the `boxes` output).
     """

@@ -222,6 +222,7 @@ class CloudLink:
                 budget=self.budget,
                 on_verdict=self._on_verdict,
                 min_score=cfg.verdict_min_score,
+                reject_score=cfg.verdict_reject_score,
                 binary_data=cfg.binary_data,
                 where=f"{OIP_SERVER} {base}",
                 label_models={UNKNOWN_LABEL: cfg.unknown_model},

@@ -71,7 +71,7 @@ class CameraStats:
         self._verdicts = stats.counter(
             "camera_verdicts",
             "Cloud verdicts for this camera, by what they did (confirmed, rejected, "
-            "relabelled, split, named) or why they changed nothing.",
+            "relabelled, split, named) or why they changed nothing (unsure, repeated, ...).",
             ["camera", "result"],
         )
         self._errors = stats.counter(

@@ -129,6 +129,8 @@ class Applied(StrEnum):
     """An unknown object the cloud could not name (`other`): it stays unannounced."""
     REPEATED = "repeated"
     """Already corrected that way: nothing new to say."""
+    UNSURE = "unsure"
+    """The cloud's no was too weak to retract (`cloud.verdict_reject_score`): it stands."""
     UNKNOWN_TRACK = "unknown_track"
     """Not a track of this camera, or ended too long ago."""
     BOX_OUTSIDE = "box_outside"
@@ -507,7 +509,7 @@ class CameraPublisher:
 
     def _name(self, a: _Announced, verdict_id: str, verdict: VerdictData) -> Applied:
         """Apply the cloud's name for an unknown object not named yet."""
-        if verdict.verdict == "rejected" or verdict.cloud_label in UNNAMED_LABELS:
+        if verdict.verdict in ("rejected", "unsure") or verdict.cloud_label in UNNAMED_LABELS:
             if a.unnamed:
                 return Applied.REPEATED
             a.unnamed = True
@@ -546,6 +548,8 @@ class CameraPublisher:
         track = a.track
         if a.unknown and a.verdict_id is None:
             return self._name(a, verdict_id, verdict)
+        if verdict.verdict == "unsure":
+            return Applied.UNSURE  # neither agreement nor a no: the band learns nothing
         self.adaptive.observe(
             verdict.edge_score, (self.band.low, self.band.high), verdict.verdict == "confirmed"
         )

@@ -3,22 +3,29 @@
 `FaceRedactor` runs the BlazeFace full-range detector (model store: `blazeface_full`) on
 the picture and on its top part (a standing person's head, enlarged: far faces in a
 person crop are a few pixels), at a threshold below the one a check uses, and blurs
-each face found (a box grown by a margin, a strong Gaussian blur then pixelation). It
-checks its own work: if a face is still found after blurring, that place is filled with
-its mean colour, and it looks again (a filled patch can make a face-like pattern beside
-it) until nothing is found or `_CHECKS` rounds passed. With `jpeg_quality`, each check
-looks at the picture as that JPEG, as it will leave: encoding a pixelated patch can make
-a face the detector scores above 0.5 where the picture itself shows none above 0.3. The
+each face found: an ellipse inside the face box grown by a margin, feathered at its edge,
+replaced by a blur as wide as the box. So a head stays a head-shaped blob of its own
+colours: square pixel blocks (what this did before) cost the cloud's person judge a
+tenth of the people it must confirm (`python -m bench.judge_accuracy`: people
+confirmed 0.868 pixelated, 0.902 blurred, 0.948 unredacted). It checks its own
+work: if a face is still found after blurring, that ellipse is filled with its mean
+colour, and it looks again (a filled patch can make a face-like pattern beside it)
+until nothing is found or `_CHECKS` rounds passed; then whatever is still found has its
+whole box filled flat, up to `_CHECKS` more rounds. With `jpeg_quality`, each check
+looks at the picture as that JPEG, as it will leave: encoding a blurred patch can make a
+face the detector scores above 0.5 where the picture itself shows none above 0.3. The
 body stays as it was, so the cloud can still judge a person.
 Not thread-safe: one redactor per camera worker thread.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
+import numpy.typing as npt
 
 from devices.cameras import Image, encode_jpeg
 from gateway.inference.detector import Detector
@@ -93,16 +100,25 @@ class FaceRedactor:
         out = image.copy()
         for face in faces:
             _blur(out, face)
-        # Check: anything still found there is filled flat, until nothing is.
+        # Check: anything still found there is filled (an ellipse, then its whole box).
         after = out if region is None else out[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]]
+        for fill in (_fill, _fill_box):
+            if not self._refill(out, after, x0, y0, fill):
+                break
+        self.faces += len(faces)
+        return Redacted(out, len(faces))
+
+    def _refill(
+        self, out: Image, after: Image, x0: int, y0: int, fill: Callable[[Image, Box], None]
+    ) -> bool:
+        """Fill what is still found in `after` (a view of `out`); True if any is left."""
         for _ in range(_CHECKS):
             left = self.faces_in(self._as_sent(after))
             if not left:
-                break
+                return False
             for face in left:
-                _fill(out, Box(face.x1 + x0, face.y1 + y0, face.x2 + x0, face.y2 + y0))
-        self.faces += len(faces)
-        return Redacted(out, len(faces))
+                fill(out, Box(face.x1 + x0, face.y1 + y0, face.x2 + x0, face.y2 + y0))
+        return bool(self.faces_in(self._as_sent(after)))
 
     def _as_sent(self, image: Image) -> Image:
         """`image` as it will leave: through the JPEG codec at `jpeg_quality`."""
@@ -121,20 +137,47 @@ def _grown(image: Image, face: Box) -> tuple[int, int, int, int]:
     return x1, y1, x2, y2
 
 
-def _blur(image: Image, face: Box) -> None:
+def _ellipse(height: int, width: int) -> npt.NDArray[np.float32]:
+    """A feathered ellipse filling a `height` x `width` box (1 inside, 0 outside)."""
+    mask = np.zeros((height, width), np.float32)
+    axes = (max(1, width // 2), max(1, height // 2))
+    cv2.ellipse(mask, (width // 2, height // 2), axes, 0, 0, 360, 1.0, -1)
+    k = max(3, (min(height, width) // 4) | 1)
+    return np.asarray(cv2.GaussianBlur(mask, (k, k), 0), np.float32)[..., None]
+
+
+def _paint(image: Image, face: Box, paint: Callable[[Image], npt.ArrayLike], least: int) -> None:
+    """Blend `paint(patch)` into the face's grown box through its feathered ellipse."""
     x1, y1, x2, y2 = _grown(image, face)
-    if x2 - x1 < 2 or y2 - y1 < 2:
+    if x2 - x1 < least or y2 - y1 < least:
         return
     patch = image[y1:y2, x1:x2]
-    k = max(3, (max(x2 - x1, y2 - y1) // 2) | 1)
-    blurred = cv2.GaussianBlur(patch, (k, k), 0)
-    small = cv2.resize(blurred, (max(1, (x2 - x1) // 6), max(1, (y2 - y1) // 6)))
-    image[y1:y2, x1:x2] = cv2.resize(small, (x2 - x1, y2 - y1), interpolation=cv2.INTER_NEAREST)
+    mask = _ellipse(y2 - y1, x2 - x1)
+    painted = np.asarray(paint(patch), np.float32)
+    blended = patch.astype(np.float32) * (1.0 - mask) + painted * mask
+    image[y1:y2, x1:x2] = np.clip(blended, 0, 255).astype(np.uint8)
+
+
+def _blurred(patch: Image) -> Image:
+    """The patch under a blur as wide as itself (twice): no features, its colours kept."""
+    k = max(3, max(patch.shape[:2]) | 1)
+    return np.asarray(cv2.GaussianBlur(cv2.GaussianBlur(patch, (k, k), 0), (k, k), 0), np.uint8)
+
+
+def _mean(patch: Image) -> npt.NDArray[np.float64]:
+    return np.asarray(patch.reshape(-1, 3).mean(axis=0))
+
+
+def _blur(image: Image, face: Box) -> None:
+    _paint(image, face, _blurred, 2)
 
 
 def _fill(image: Image, face: Box) -> None:
+    _paint(image, face, _mean, 1)
+
+
+def _fill_box(image: Image, face: Box) -> None:
     x1, y1, x2, y2 = _grown(image, face)
     if x2 - x1 < 1 or y2 - y1 < 1:
         return
-    patch = image[y1:y2, x1:x2]
-    image[y1:y2, x1:x2] = np.asarray(patch.reshape(-1, 3).mean(axis=0), dtype=np.uint8)
+    image[y1:y2, x1:x2] = np.asarray(_mean(image[y1:y2, x1:x2]), dtype=np.uint8)

@@ -122,7 +122,10 @@ def test_ensemble_confirms_people_and_rejects_empty_places(
     ens_people, ens_empty = confirmed(ensemble, people), confirmed(ensemble, empty)
     oracle_people = confirmed(oracle, people)
     assert ens_people >= 0.85 * len(people)
-    assert ens_people > oracle_people  # stronger than the previous judge on these people
+    # At least the previous judge on these people. Since faces are blurred head-shaped
+    # (not pixelated) both confirm all 29 here; `python -m bench.judge_accuracy` measures
+    # the difference on 357 crops.
+    assert ens_people >= oracle_people
     assert ens_empty <= 1  # pavement, tape, the sign: not people
 
 
@@ -153,3 +156,50 @@ def test_ensemble_never_fails_on_thin_tiny_or_bad_input(ensemble: EnsembleJudge)
         assert verdict.boxes == ()
     with pytest.raises(InferenceInputError):
         ensemble(InferenceRequest(inputs=[RequestInput.from_bytes("text", [b"hi"])]))
+
+
+@pytest.mark.parametrize(
+    ("frame_index", "box"),
+    [
+        # people the judge confirms unredacted (0.86-0.996) and, on lab.judge_crops'
+        # copies, scored 0.11-0.40 when their heads were pixelated into square blocks (the
+        # redaction before 2026-11-30; it fails this test on frame 544): a head-shaped
+        # blur leaves them people (0.82-0.91)
+        (21, Box(417.0, 211.2, 465.2, 314.5)),
+        (544, Box(434.2, 173.6, 458.2, 266.3)),
+        (711, Box(605.2, 207.4, 639.2, 297.8)),
+    ],
+)
+def test_redacted_people_stay_people_to_the_judge(
+    vtest_path: Path,
+    ensemble: EnsembleJudge,
+    model_paths: dict[str, Path],
+    frame_index: int,
+    box: Box,
+) -> None:
+    """Faces leave blurred, and the judge still gets enough to judge a person (issue 10)."""
+    del model_paths
+    cam, _ = shipped_person_camera()
+    cap = cv2.VideoCapture(str(vtest_path))
+    try:
+        cap.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
+        ok, frame = cap.read()
+    finally:
+        cap.release()
+    assert ok
+    h, w = frame.shape[:2]
+    x1, y1, x2, y2 = crop_box(box, cam.events.crop_margin, w, h).to_int()
+    crop = np.ascontiguousarray(frame[y1:y2, x1:x2], dtype=np.uint8)
+    check = Detector.from_catalogue(FACE_MODEL, score_threshold=0.1)
+    redactor = FaceRedactor(
+        Detector.from_catalogue(FACE_MODEL, score_threshold=0.1),
+        threshold=cam.privacy.face_threshold,
+        jpeg_quality=cam.events.crop_quality,
+    )
+    out = redactor.redact(crop)
+    assert out.faces >= 1  # something was blurred: the judge sees the redacted picture
+    jpeg = encode_jpeg(out.image, cam.events.crop_quality)
+    sent = np.asarray(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), np.uint8)
+    assert [d for d in check.detect(sent) if d.score >= 0.5] == []
+    verdict = ask(ensemble, jpeg, f"f{frame_index}")
+    assert verdict.outcome is Outcome.CONFIRMED, verdict.cloud_score

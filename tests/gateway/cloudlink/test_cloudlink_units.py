@@ -119,11 +119,20 @@ def test_verdict_outcomes() -> None:
             ],
         )
 
-    def outcome(label: str, score: float) -> Outcome:
+    def outcome(label: str, score: float, reject_score: float = 0.0) -> Outcome:
         response = answer(label, score)
-        return verdict_from_response(hard, response, min_score=0.5, round_trip_ms=1).outcome
+        return verdict_from_response(
+            hard, response, min_score=0.5, round_trip_ms=1, reject_score=reject_score
+        ).outcome
 
     assert outcome("person", 0.9) is Outcome.CONFIRMED
     assert outcome("person", 0.3) is Outcome.REJECTED
     assert outcome("background", 0.9) is Outcome.REJECTED
     assert outcome("dog", 0.8) is Outcome.RELABELLED
+    # a no must be this sure to reject (cloud.verdict_reject_score); a weaker one is unsure
+    assert outcome("background", 0.9, 0.7) is Outcome.REJECTED
+    assert outcome("background", 0.62, 0.7) is Outcome.UNSURE
+    assert outcome("person", 0.2, 0.7) is Outcome.REJECTED  # 1 - 0.2 >= 0.7
+    assert outcome("person", 0.4, 0.7) is Outcome.UNSURE
+    assert outcome("person", 0.9, 0.7) is Outcome.CONFIRMED
+    assert outcome("dog", 0.6, 0.7) is Outcome.RELABELLED

@@ -303,3 +303,23 @@ async def test_crops_over_a_tracks_life_within_its_and_the_cameras_budgets(
     sure = track(3, best=0.95, x=500.0)
     rig.publisher.handle(outcome(70.5, started=(report(sure),)))
     assert [(e.data["track_id"], e.data["reason"]) for e in rig.hard_cases[3:]] == [(2, "changed")]
+
+
+async def test_an_unsure_no_leaves_the_track_standing(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """A no too weak to retract (`cloud.verdict_reject_score`) changes nothing; a sure one does."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    rig.publisher.handle(outcome(0.0, started=(report(track(1)),)))
+    await rig.detections(1)
+    await rig.retained(count, "1")
+    case = rig.case_of(1)
+    rig.answer(case, Outcome.UNSURE, "background")
+    assert rig.sink.results == {"unsure": 1}
+    assert rig.publisher.adaptive.moves == 0
+    rejected = rig.answer(case, Outcome.REJECTED, "background")
+    (gone,) = await rig.detections(1)  # the first event after the unsure one is the retraction
+    assert (gone["phase"], gone["verdict_id"]) == ("retract", rejected.id)
+    await rig.retained(count, "0")
+    assert rig.sink.results == {"unsure": 1, "rejected": 1}
