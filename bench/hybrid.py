@@ -26,7 +26,8 @@
   frame. The hybrid reports what the corrected event stream says: retracted tracks are
   gone, relabelled ones carry the cloud's label (only `person` is scored), a split track
   is one track per person from the frame of its split (each box placed inside the
-  track's box as the cloud saw it).
+  track's box as the cloud saw it; over the track's whole life when the verdict came
+  after it ended, as the split's events then describe it).
 - All-cloud: every frame as a JPEG at `--quality` (the uplink a cloud-only design needs).
 - Uplink: the hard-case crops plus every `vision.detection`/`vision.hard_case` event's
   JSON, over the all-cloud bytes.
@@ -380,6 +381,8 @@ def hybrid_paths(run: HybridRun, fps: float) -> list[TrackPath]:
             out.append(path)
             continue
         split_frame = round(a.split_at * fps)
+        if split_frame > max(path.boxes, default=0):  # judged after it ended: its whole life
+            split_frame = min(path.boxes, default=0)
         own = {f: (a.place.within(b) if f >= split_frame else b) for f, b in path.boxes.items()}
         out.append(TrackPath(path.id, own))
         for child in a.children:

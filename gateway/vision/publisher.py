@@ -57,9 +57,12 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
 - `relabelled`: an `update` with the cloud's label (`changed: [label, verified]`); the
   counts move to that label;
 - `split` (confirmed with several people in the crop): an `update` of the track (its box
-  now the first person's) and one new lifecycle per other person (`split_of`: the track;
-  ids from 1000000), each box placed inside the track's box as the cloud saw it, ending
-  with the track; the counts follow.
+  now its own person's: the one overlapping the box the crop was cut around most) and one
+  new lifecycle per other person (`split_of`: the track; ids from 1000000), each box
+  placed inside the track's box as the cloud saw it, ending with the track; the counts
+  follow. Boxes sharing 60% of the smaller one are one person (a judge may find a person
+  twice), and a person another live track already reports gets no second lifecycle (the
+  track's box still narrows to its own person).
 
 A verdict for a track the publisher does not know (or no longer remembers), or already
 corrected the same way, changes nothing and says why (`Applied`).
@@ -112,6 +115,7 @@ SPLIT_IDS = 1_000_000
 _REMEMBER_ENDED = 256
 _REMEMBER_CASES = 1024  # hard cases awaiting a verdict, for the verdict latency
 _PEOPLE_SLACK = 0.5  # a person box must overlap the case's box grown by this fraction
+_SAME_PERSON = 0.6  # two boxes sharing this much of the smaller one show one person
 UNNAMED_LABELS = frozenset({"other", UNKNOWN_LABEL})
 """Names that name nothing: an unknown object answered so stays unannounced."""
 
@@ -558,13 +562,16 @@ class CameraPublisher:
                 return Applied.REPEATED
             self._retract(a, verdict_id)
             return Applied.REJECTED
-        people = verdict.people or ()
+        people = _distinct(verdict.people or ())
         if verdict.verdict == "confirmed" and len(people) > 1 and not a.children:
-            if a.retracted:
-                self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
-            places = _places(verdict.box or track.best_box, people)
+            shot = verdict.box or track.best_box
+            own = max(people, key=shot.iou)  # the person the track has been following
+            others = [p for p in people if p is not own and not self._reported(p, track.id)]
+            places = _places(shot, [own, *others])
             if places is None:
                 return Applied.BOX_OUTSIDE
+            if a.retracted:
+                self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
             self._split(a, verdict_id, places)
             return Applied.SPLIT
         outcome = "confirmed" if verdict.verdict == "confirmed" else "relabelled"
@@ -611,6 +618,16 @@ class CameraPublisher:
         else:
             self._labels[a.track.id] = label
         self._publish_counts()
+
+    def _reported(self, person: Box, track_id: int) -> bool:
+        """Whether another live, announced track already reports `person` (its box there)."""
+        for other in self._announced.values():
+            t = other.track
+            if t is None or t.id == track_id or other.retracted or other.unknown:
+                continue
+            if person.overlap_of_smaller(t.box) >= _SAME_PERSON:
+                return True
+        return False
 
     def _split(self, a: _Announced, verdict_id: str, places: list[Placement]) -> None:
         assert a.track is not None
@@ -697,6 +714,15 @@ class CameraPublisher:
                 topic = self._topics.camera_occupancy(self.camera, label)
                 self._bus.publish(topic, occupancy, qos=1, retain=True)
         self._counts = counts
+
+
+def _distinct(people: Iterable[Box]) -> list[Box]:
+    """The cloud's people, each once: a box mostly inside one kept before is the same one."""
+    kept: list[Box] = []
+    for p in people:
+        if all(p.overlap_of_smaller(k) < _SAME_PERSON for k in kept):
+            kept.append(p)
+    return kept
 
 
 def _places(box: Box, people: Iterable[Box]) -> list[Placement] | None:

@@ -323,3 +323,48 @@ async def test_an_unsure_no_leaves_the_track_standing(
     assert (gone["phase"], gone["verdict_id"]) == ("retract", rejected.id)
     await rig.retained(count, "0")
     assert rig.sink.results == {"unsure": 1, "rejected": 1}
+
+
+async def test_a_split_keeps_the_tracks_own_person_and_makes_only_new_people(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """The judge's people: once each, the track's own first, no second event for anyone."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    # 1 and 2 stand apart; 3 overlaps 4's right side (two people in 3's box, one is 4's).
+    ones = {1: track(1, x=0.0), 2: track(2, x=200.0), 3: track(3, x=400.0), 4: track(4, x=424.0)}
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t) for t in ones.values())))
+    await rig.detections(4)
+    await rig.retained(count, "4")
+
+    # The same person found twice (one box inside the other): a confirmation, not a split.
+    twice = (CropBox(0.1, 0.05, 0.9, 0.95), CropBox(0.2, 0.1, 0.8, 0.9))
+    rig.answer(rig.case_of(1), Outcome.CONFIRMED, people=twice)
+    (one,) = await rig.detections(1)
+    assert (one["track_id"], one["verdict"]) == (1, "confirmed")
+
+    # A far person in the crop's corner listed first: the track keeps the person it
+    # follows (the one overlapping its box most); the corner one is new.
+    corner = (CropBox(0.0, 0.0, 0.2, 0.3), CropBox(0.15, 0.05, 0.85, 0.95))
+    split = rig.answer(rig.case_of(2), Outcome.CONFIRMED, people=corner)
+    got = {(d["track_id"], d["phase"]): d for d in await rig.detections(2)}
+    parent, child = got[(2, "update")], got[(SPLIT_IDS, "start")]
+    assert parent["verdict"] == child["verdict"] == "split"
+    assert child["verdict_id"] == split.id
+    # The crop is the 40x100 box plus 8 px: 56x116 from (192, 92).
+    assert parent["box"]["x1"] == pytest.approx(192 + 0.15 * 56, abs=0.01)
+    assert child["box"]["x2"] == pytest.approx(192 + 0.2 * 56, abs=0.01)
+    await rig.retained(count, "5")
+
+    # Two people in 3's crop, the right one is track 4's: 3 narrows to its own, no child.
+    halves = (CropBox(0.0, 0.0, 0.5, 1.0), CropBox(0.5, 0.0, 1.0, 1.0))
+    rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=halves)
+    (narrowed,) = await rig.detections(1)
+    assert (narrowed["track_id"], narrowed["phase"], narrowed["verdict"]) == (3, "update", "split")
+    assert narrowed["box"]["x2"] - narrowed["box"]["x1"] == pytest.approx(28, abs=0.01)
+    assert rig.sink.results == {"confirmed": 1, "split": 2}
+    rig.publisher.handle(
+        outcome(1.0, ended=(TrackReport(replace(ones[3], last_seen=1.0), None, None),))
+    )
+    (end,) = await rig.detections(1)
+    assert (end["track_id"], end["phase"]) == (3, "end")  # no child of 3 to end with it
