@@ -2,9 +2,10 @@
 
 The camera's verdict sink counts every verdict by what it did (`camera_verdicts{result}`:
 confirmed, rejected = retracted, relabelled, split, named) or why it changed nothing
-(unnamed, repeated, unknown_track, box_outside, malformed, model_version); the edge counts
-the faces it blurred on the crops it sent (`camera_faces_redacted`). The progress line
-and the report read them from the same stats snapshot.
+(unsure, disputed, unnamed, repeated, unknown_track, box_outside, malformed,
+model_version); the edge counts the faces it blurred on the crops it sent
+(`camera_faces_redacted`). The progress line and the report read them from the same
+stats snapshot.
 """
 
 from __future__ import annotations

@@ -14,7 +14,8 @@ naming model's verdicts are not checked: the uplink asks it for no version), a v
 for a track the camera does not know or no longer remembers (`unknown_track`), people
 boxes outside the crop (`box_outside`). A verdict that repeats what an earlier one said is
 counted `repeated`; an unknown object the cloud named is counted `named`, one it could not
-name `unnamed`; a no too weak to retract (`cloud.verdict_reject_score`) `unsure`.
+name `unnamed`; a no too weak to retract (`cloud.verdict_reject_score`) `unsure`, a no
+for a track already confirmed on another crop `disputed`.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ from gateway.vision.camera_stats import CameraStats
 from gateway.vision.publisher import Applied, CameraPublisher
 
 __all__ = ["VerdictSink"]
+
+_QUIET = frozenset({Applied.REPEATED, Applied.UNNAMED, Applied.UNSURE, Applied.DISPUTED})
+"""Verdicts that change nothing for a good reason: counted, not logged."""
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +75,7 @@ class VerdictSink:
             self._ignored("model_version", event, f"{detail}, expected {self._model_version!r}")
             return
         result = self.publisher.apply_verdict(event.id, data)
-        if result.changed or result in (Applied.REPEATED, Applied.UNNAMED, Applied.UNSURE):
+        if result.changed or result in _QUIET:
             self._count(result.value)
         else:
             self._ignored(result.value, event, f"track {data.track_id}")

@@ -53,7 +53,9 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
 
 - `confirmed`: an `update` with `changed: [verified]`;
 - `rejected`: a `retract` event; the track leaves the counts, and sends nothing more
-  (a later confirming verdict announces it again with a `start`);
+  (a later confirming verdict announces it again with a `start`). A track the cloud has
+  confirmed on another crop is not retracted by a later no (`disputed`): a crop of an
+  occluded or turning person says less than one that showed the person;
 - `relabelled`: an `update` with the cloud's label (`changed: [label, verified]`); the
   counts move to that label;
 - `split` (confirmed with several people in the crop): an `update` of the track (its box
@@ -135,6 +137,8 @@ class Applied(StrEnum):
     """Already corrected that way: nothing new to say."""
     UNSURE = "unsure"
     """The cloud's no was too weak to retract (`cloud.verdict_reject_score`): it stands."""
+    DISPUTED = "disputed"
+    """A no for a track the cloud already confirmed (another crop): the yes stands."""
     UNKNOWN_TRACK = "unknown_track"
     """Not a track of this camera, or ended too long ago."""
     BOX_OUTSIDE = "box_outside"
@@ -560,6 +564,8 @@ class CameraPublisher:
         if verdict.verdict == "rejected":
             if a.retracted:
                 return Applied.REPEATED
+            if a.verdict in ("confirmed", "split"):
+                return Applied.DISPUTED  # one crop without the person: it was seen in another
             self._retract(a, verdict_id)
             return Applied.REJECTED
         people = _distinct(verdict.people or ())

@@ -368,3 +368,23 @@ async def test_a_split_keeps_the_tracks_own_person_and_makes_only_new_people(
     )
     (end,) = await rig.detections(1)
     assert (end["track_id"], end["phase"]) == (3, "end")  # no child of 3 to end with it
+
+
+async def test_a_no_after_a_yes_leaves_the_confirmed_track_standing(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """Crops over a track's life: one that shows no person does not undo one that did."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    rig.publisher.handle(outcome(0.0, started=(report(track(1)), report(track(2, x=300.0)))))
+    await rig.detections(2)
+    await rig.retained(count, "2")
+    rig.answer(rig.case_of(1), Outcome.CONFIRMED)
+    (yes,) = await rig.detections(1)
+    assert (yes["track_id"], yes["verdict"]) == (1, "confirmed")
+    rig.answer(rig.case_of(1), Outcome.REJECTED, "background")  # a later crop: a no
+    retracted = rig.answer(rig.case_of(2), Outcome.REJECTED, "background")  # never confirmed
+    (gone,) = await rig.detections(1)  # the only event: 2's retraction, not 1's
+    assert (gone["track_id"], gone["phase"], gone["verdict_id"]) == (2, "retract", retracted.id)
+    await rig.retained(count, "1")
+    assert rig.sink.results == {"confirmed": 1, "disputed": 1, "rejected": 1}
