@@ -30,6 +30,7 @@ _COLOURS: dict[str, Colour] = {  # BGR
     "confirmed": (80, 190, 60),
     "rejected": (60, 60, 230),
     "relabelled": (0, 160, 255),
+    "unsure": (0, 200, 200),
     "pending": (150, 150, 150),
     "settled": (230, 160, 50),
 }
@@ -56,7 +57,8 @@ def _pick_hard_cases(rec: Recorder, n: int) -> list[HardCaseRecord]:
     for case in rec.hard_cases:
         outcome = str(rec.verdicts.get(case.id, {}).get("verdict", "pending"))
         by_outcome.setdefault(outcome, []).append(case)
-    order = [by_outcome.get(k, []) for k in ("rejected", "confirmed", "relabelled", "pending")]
+    kinds = ("rejected", "confirmed", "relabelled", "unsure", "pending")
+    order = [by_outcome.get(k, []) for k in kinds]
     mixed = [c for group in zip_longest(*order) for c in group if c is not None]
     return mixed[:n]
 
@@ -146,7 +148,8 @@ def _header(report: DemoReport, width: int) -> Image:
             )
             lines.append(
                 f"{s.tracks} tracks, {h.sent} hard cases: {h.confirmed} confirmed, "
-                f"{h.rejected} rejected, {h.relabelled} relabelled, {h.pending} pending"
+                f"{h.rejected} rejected, {h.relabelled} relabelled, {h.unsure} unsure, "
+                f"{h.pending} pending"
             )
     lines.extend(corrections_lines(report.corrections))
     for i, text in enumerate(lines):

@@ -197,7 +197,7 @@ class Recorder:
         return frames[::step][:n]
 
     def verdict_counts(self) -> Counter[str]:
-        """Verdicts by outcome (confirmed, rejected, relabelled)."""
+        """Verdicts by outcome (confirmed, rejected, relabelled, unsure)."""
         return Counter(str(v["verdict"]) for v in self.verdicts.values())
 
     def pending(self) -> int:

@@ -59,6 +59,8 @@ class HardCaseSummary:
     rejected: int
     relabelled: int
     pending: int
+    unsure: int = 0
+    """Judged with a no too weak to retract (`cloud.verdict_reject_score`)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -167,6 +169,7 @@ def _hard_cases(recorder: Recorder, camera: str) -> tuple[HardCaseSummary, list[
         rejected=outcomes.count("rejected"),
         relabelled=outcomes.count("relabelled"),
         pending=outcomes.count(None),
+        unsure=outcomes.count("unsure"),
     )
     return summary, lines
 
@@ -313,7 +316,7 @@ def summary_lines(report: DemoReport) -> list[str]:
             lines.append(
                 f"{s.stream}: {s.tracks} tracks, {h.sent} hard cases sent to the cloud: "
                 f"{h.confirmed} confirmed, {h.rejected} rejected, {h.relabelled} relabelled, "
-                f"{h.pending} without a verdict"
+                f"{h.unsure} unsure, {h.pending} without a verdict"
             )
     return lines
 
