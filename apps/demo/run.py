@@ -179,7 +179,7 @@ async def run_demo(options: DemoOptions, stop: asyncio.Event, say: Say = print) 
     async with contextlib.AsyncExitStack() as stack:
         cloud: _LocalCloud | None = None
         if own_cloud:
-            say("cloud: starting the reference cloud (DeepLabv3 + BlazePose judge, event sink) ...")
+            say("cloud: starting the reference cloud (person and naming judges, event sink) ...")
             cloud = await stack.enter_async_context(
                 _local_cloud(state_dir / "cloud-events.db", "person")
             )
