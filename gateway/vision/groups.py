@@ -12,13 +12,27 @@ alone never makes them up.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 from gateway.inference.geometry import Box
 
-__all__ = ["FractionBox", "Placement", "crop_box", "place_people"]
+__all__ = [
+    "PEOPLE_SLACK",
+    "SAME_PERSON",
+    "FractionBox",
+    "Placement",
+    "crop_box",
+    "distinct_people",
+    "in_frame",
+    "place_people",
+]
+
+PEOPLE_SLACK = 0.5
+"""A person box must overlap the crop's box grown by this fraction of its size."""
+SAME_PERSON = 0.6
+"""Two boxes sharing this much of the smaller one show one person."""
 
 
 class FractionBox(Protocol):
@@ -67,18 +81,31 @@ def in_frame(crop: Box, person: FractionBox) -> Box:
     )
 
 
-def place_people(track_box: Box, crop: Box, people: Sequence[FractionBox]) -> list[Placement]:
-    """Return each person's place inside `track_box` (the box the crop was cut around)."""
-    w, h = max(track_box.width, 1e-6), max(track_box.height, 1e-6)
+def distinct_people(people: Iterable[Box]) -> list[Box]:
+    """The judge's people, each once: a box sharing `SAME_PERSON` of the smaller one with a
+    box kept before shows the same person (a judge may find a person twice)."""
+    kept: list[Box] = []
+    for p in people:
+        if all(p.overlap_of_smaller(k) < SAME_PERSON for k in kept):
+            kept.append(p)
+    return kept
+
+
+def place_people(box: Box, people: Iterable[Box]) -> list[Placement] | None:
+    """Each person's place inside `box` (the box the crop was cut around).
+
+    None when a person lies outside `box` grown by `PEOPLE_SLACK` of its size (a bad
+    verdict), or when there are none.
+    """
+    w, h = max(box.width, 1e-6), max(box.height, 1e-6)
+    around = box.expand(PEOPLE_SLACK * max(w, h))
     out = []
-    for person in people:
-        b = in_frame(crop, person)
+    for p in people:
+        if p.intersection(around) <= 0.0:
+            return None
         out.append(
             Placement(
-                (b.x1 - track_box.x1) / w,
-                (b.y1 - track_box.y1) / h,
-                (b.x2 - track_box.x1) / w,
-                (b.y2 - track_box.y1) / h,
+                (p.x1 - box.x1) / w, (p.y1 - box.y1) / h, (p.x2 - box.x1) / w, (p.y2 - box.y1) / h
             )
         )
-    return out
+    return out or None

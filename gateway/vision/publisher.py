@@ -106,7 +106,7 @@ from gateway.payloads import (
 from gateway.vision.analyzer import FrameOutcome, TrackReport
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.cascade import AdaptiveBand, Band, hard_case_event
-from gateway.vision.groups import Placement
+from gateway.vision.groups import SAME_PERSON, Placement, distinct_people, place_people
 from gateway.vision.tracker import Track
 from gateway.vision.unknown import UnknownCrop
 
@@ -116,8 +116,6 @@ SPLIT_IDS = 1_000_000
 """Ids of the tracks a split makes start here (the tracker's ids stay below)."""
 _REMEMBER_ENDED = 256
 _REMEMBER_CASES = 1024  # hard cases awaiting a verdict, for the verdict latency
-_PEOPLE_SLACK = 0.5  # a person box must overlap the case's box grown by this fraction
-_SAME_PERSON = 0.6  # two boxes sharing this much of the smaller one show one person
 UNNAMED_LABELS = frozenset({"other", UNKNOWN_LABEL})
 """Names that name nothing: an unknown object answered so stays unannounced."""
 
@@ -568,12 +566,12 @@ class CameraPublisher:
                 return Applied.DISPUTED  # one crop without the person: it was seen in another
             self._retract(a, verdict_id)
             return Applied.REJECTED
-        people = _distinct(verdict.people or ())
+        people = distinct_people(verdict.people or ())
         if verdict.verdict == "confirmed" and len(people) > 1 and not a.children:
             shot = verdict.box or track.best_box
             own = max(people, key=shot.iou)  # the person the track has been following
             others = [p for p in people if p is not own and not self._reported(p, track.id)]
-            places = _places(shot, [own, *others])
+            places = place_people(shot, [own, *others])
             if places is None:
                 return Applied.BOX_OUTSIDE
             if a.retracted:
@@ -631,7 +629,7 @@ class CameraPublisher:
             t = other.track
             if t is None or t.id == track_id or other.retracted or other.unknown:
                 continue
-            if person.overlap_of_smaller(t.box) >= _SAME_PERSON:
+            if person.overlap_of_smaller(t.box) >= SAME_PERSON:
                 return True
         return False
 
@@ -720,31 +718,6 @@ class CameraPublisher:
                 topic = self._topics.camera_occupancy(self.camera, label)
                 self._bus.publish(topic, occupancy, qos=1, retain=True)
         self._counts = counts
-
-
-def _distinct(people: Iterable[Box]) -> list[Box]:
-    """The cloud's people, each once: a box mostly inside one kept before is the same one."""
-    kept: list[Box] = []
-    for p in people:
-        if all(p.overlap_of_smaller(k) < _SAME_PERSON for k in kept):
-            kept.append(p)
-    return kept
-
-
-def _places(box: Box, people: Iterable[Box]) -> list[Placement] | None:
-    """Each person's place inside `box`; None when one lies outside it (bad verdict)."""
-    w, h = max(box.width, 1e-6), max(box.height, 1e-6)
-    around = box.expand(_PEOPLE_SLACK * max(w, h))
-    out = []
-    for p in people:
-        if p.intersection(around) <= 0.0:
-            return None
-        out.append(
-            Placement(
-                (p.x1 - box.x1) / w, (p.y1 - box.y1) / h, (p.x2 - box.x1) / w, (p.y2 - box.y1) / h
-            )
-        )
-    return out or None
 
 
 def _placed(track: Track, place: Placement, track_id: int) -> Track:

@@ -12,7 +12,7 @@ from gateway.cloudlink.sink import hard_case_data as hard_case_data_of
 from gateway.cloudlink.verdicts import people_data
 from gateway.events import Event, Kind
 from gateway.inference.geometry import Box
-from gateway.vision.groups import crop_box, place_people
+from gateway.vision.groups import crop_box, distinct_people, in_frame, place_people
 from tests.support.payloads import hard_case_data
 
 CROP = Box(100.0, 50.0, 200.0, 250.0)
@@ -104,7 +104,9 @@ def test_people_follow_the_group_track_box() -> None:
     best = Box(108, 58, 192, 242)  # the track's best box; the crop adds an 8 px margin
     crop = crop_box(best, 8, 768, 576)
     assert crop == Box(100, 50, 200, 250)
-    places = place_people(best, crop, [CropBox(0.0, 0.0, 0.5, 1.0), CropBox(0.5, 0.0, 1.0, 1.0)])
+    halves = [CropBox(0.0, 0.0, 0.5, 1.0), CropBox(0.5, 0.0, 1.0, 1.0)]
+    places = place_people(best, [in_frame(crop, p) for p in halves])
+    assert places is not None
     assert len(places) == 2
     left, right = (p.within(best) for p in places)
     assert left.x1 == pytest.approx(100)
@@ -117,3 +119,13 @@ def test_people_follow_the_group_track_box() -> None:
     assert moved.x2 == pytest.approx(400)
     bigger = Box(0, 0, 168, 368)  # twice the size: each person scales with the group
     assert places[0].within(bigger).width == pytest.approx(100)
+
+
+def test_people_outside_the_crop_or_found_twice() -> None:
+    box = Box(100, 100, 140, 200)
+    far = Box(400, 400, 440, 500)  # nowhere near the box the crop was cut around
+    assert place_people(box, [box, far]) is None
+    assert place_people(box, []) is None
+    inner = Box(105, 110, 135, 190)  # inside the first: the same person found twice
+    beside = Box(140, 100, 180, 200)
+    assert distinct_people([box, inner, beside]) == [box, beside]
