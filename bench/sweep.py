@@ -2,7 +2,7 @@
 
     python -m bench.hybrid --sweep [--frames N] [--threads 2] [--out DIR]
 
-For each camera, one `bench.hybrid.run_hybrid` run (the gateway's own analyzer, publisher
+For each camera, one `bench.hybrid_run.run_hybrid` run (the gateway's own analyzer, publisher
 and verdict sink, the reference cloud on loopback judging every hard case) gives two
 rows, scored against the hand-verified truth (lab/truth/vtest) like `bench.hybrid`:
 
@@ -38,7 +38,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from bench.hybrid import (
+from bench.hybrid_report import Axes, text
+from bench.hybrid_run import (
     HybridRun,
     all_cloud_bytes,
     edge_paths,
@@ -46,7 +47,6 @@ from bench.hybrid import (
     named_camera,
     run_hybrid,
 )
-from bench.hybrid_report import Axes, text
 from bench.vision_pipeline import VTEST_FPS
 from gateway.vision.cascade import Band
 from gateway.vision.component import build_redactor
@@ -352,6 +352,6 @@ def run_sweep(args: argparse.Namespace) -> int:
 
 
 if __name__ == "__main__":
-    from bench.hybrid import parse_args
+    from bench.hybrid_run import parse_args
 
     raise SystemExit(run_sweep(parse_args(sys.argv[1:])))

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from bench.hybrid import CAMERAS, config_camera, parse_args
+from bench.hybrid_run import CAMERAS, config_camera, parse_args
 from bench.sweep import run_sweep
 from bench.vision_pipeline import read_video, shipped_person_camera
 from gateway.config import load_config
