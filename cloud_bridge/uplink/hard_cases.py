@@ -150,10 +150,8 @@ def verdict_from_response(
         raise UplinkProtocolError(
             f"model {response.model_name!r} answered without usable label/score outputs: {exc}"
         ) from exc
-    negative = label.lower() in NEGATIVE_LABELS
-    if negative or (label == case.label and score < min_score):
-        sure = score >= reject_score if negative else score <= 1.0 - reject_score
-        outcome = Outcome.REJECTED if sure else Outcome.UNSURE
+    if label.lower() in NEGATIVE_LABELS or (label == case.label and score < min_score):
+        outcome = Outcome.REJECTED if _sure_no(label, score, reject_score) else Outcome.UNSURE
     elif label == case.label:
         outcome = Outcome.CONFIRMED
     else:
@@ -169,6 +167,14 @@ def verdict_from_response(
         round_trip_ms=round_trip_ms,
         people=people,
     )
+
+
+def _sure_no(label: str, score: float, reject_score: float) -> bool:
+    """Whether a no is sure enough to retract: its negative label scored `reject_score`, or
+    the edge's label (a two-way judge's complement) at most 1 - `reject_score`."""
+    if label.lower() in NEGATIVE_LABELS:
+        return score >= reject_score
+    return score <= 1.0 - reject_score
 
 
 def _crop_boxes(response: InferenceResponse) -> tuple[CropBox, ...]:
@@ -188,8 +194,11 @@ def _crop_boxes(response: InferenceResponse) -> tuple[CropBox, ...]:
     return tuple(out)
 
 
-def verdict_from_message(payload: bytes) -> Verdict:
+def verdict_from_message(payload: bytes, *, reject_score: float = 0.0) -> Verdict:
     """Read a verdict the cloud published on a broker topic; ValueError when it is not one.
+
+    The cloud decided the outcome; a `rejected` one is still weighed as an OIP answer is:
+    unless the no is sure (`reject_score`, see `verdict_from_response`) it is `unsure`.
 
     The message is one JSON object: ``{"hard_case": {"id", "source", "label", "score",
     "band_middle"?, "extra"?}, "verdict": "confirmed" | "rejected" | "relabelled" | "unsure",
@@ -215,11 +224,15 @@ def verdict_from_message(payload: bytes) -> Verdict:
         scores = (case.score, case.band_middle, float(raw["cloud_score"]))
         if not all(math.isfinite(x) for x in scores):
             raise ValueError("scores must be finite numbers")
+        outcome = Outcome(raw["verdict"])
+        label, score = str(raw["cloud_label"]), float(raw["cloud_score"])
+        if outcome is Outcome.REJECTED and not _sure_no(label, score, reject_score):
+            outcome = Outcome.UNSURE
         return Verdict(
             hard_case=case,
-            outcome=Outcome(raw["verdict"]),
-            cloud_label=str(raw["cloud_label"]),
-            cloud_score=float(raw["cloud_score"]),
+            outcome=outcome,
+            cloud_label=label,
+            cloud_score=score,
             model_name=str(raw["model"]),
             model_version=None if version is None else str(version),
             round_trip_ms=0.0,

@@ -270,7 +270,9 @@ class CloudLink:
 
     def _cloud_message(self, message: IncomingMessage) -> None:
         try:
-            verdict = verdict_from_message(message.payload)
+            verdict = verdict_from_message(
+                message.payload, reject_score=self.cfg.verdict_reject_score
+            )
         except ValueError as exc:
             self.observer.failed("verdicts", "bad_message")
             _limited.warning("cloud-verdict", "cloud verdict on %s ignored: %s", message.topic, exc)

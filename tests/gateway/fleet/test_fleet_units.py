@@ -86,6 +86,13 @@ def test_verdict_messages_are_read_or_refused() -> None:
     assert verdict.outcome is Outcome.RELABELLED
     assert verdict.hard_case.band_middle == 0.6
     assert len(verdict.people) == 1  # the empty box is left out
+    # A no from the cloud is weighed like an OIP answer (cloud.verdict_reject_score).
+    no = {**good, "verdict": "rejected", "cloud_label": "background", "cloud_score": 0.62}
+    weak = verdict_from_message(json.dumps(no).encode(), reject_score=0.7)
+    assert weak.outcome is Outcome.UNSURE
+    sure = verdict_from_message(json.dumps({**no, "cloud_score": 0.9}).encode(), reject_score=0.7)
+    assert sure.outcome is Outcome.REJECTED
+    assert verdict_from_message(json.dumps(no).encode()).outcome is Outcome.REJECTED
     bad_ones = [
         b"",
         b"[]",
