@@ -290,9 +290,9 @@ class CloudSection(Section):
         le=1,
         description="The cloud must be this sure of a no to retract a track: its negative "
         "label scored this high, or the edge's label at most 1 minus this; a weaker no is "
-        "`unsure` and the edge's event stands (0: every no retracts). On vtest.avi's 357 "
-        "labelled crops the reference judge's noes retract 8 of 174 people at 0.7 instead "
-        "of 17, and 180 of 183 non-people instead of 182 (`python -m bench.judge_accuracy`).",
+        "`unsure` and the edge's event stands (0: every no retracts). On vtest.avi's 334 "
+        "labelled crops the reference judge's noes retract 7 of 162 people at 0.7 instead "
+        "of 17, and 169 of 172 non-people instead of 171 (`python -m bench.judge_accuracy`).",
     )
     forward_kinds: list[KindPattern] = Field(
         default_factory=lambda: ["*"],

@@ -123,8 +123,8 @@ def test_ensemble_confirms_people_and_rejects_empty_places(
     oracle_people = confirmed(oracle, people)
     assert ens_people >= 0.85 * len(people)
     # At least the previous judge on these people. Since faces are blurred head-shaped
-    # (not pixelated) both confirm all 29 here; `python -m bench.judge_accuracy` measures
-    # the difference on 357 crops.
+    # (not pixelated) both confirm every one here; `python -m bench.judge_accuracy`
+    # measures the difference on 334 crops.
     assert ens_people >= oracle_people
     assert ens_empty <= 1  # pavement, tape, the sign: not people
 
