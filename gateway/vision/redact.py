@@ -102,23 +102,15 @@ class FaceRedactor:
             _blur(out, face)
         # Check: anything still found there is filled (an ellipse, then its whole box).
         after = out if region is None else out[y0 : y0 + part.shape[0], x0 : x0 + part.shape[1]]
-        for fill in (_fill, _fill_box):
-            if not self._refill(out, after, x0, y0, fill):
-                break
-        self.faces += len(faces)
-        return Redacted(out, len(faces))
-
-    def _refill(
-        self, out: Image, after: Image, x0: int, y0: int, fill: Callable[[Image, Box], None]
-    ) -> bool:
-        """Fill what is still found in `after` (a view of `out`); True if any is left."""
-        for _ in range(_CHECKS):
+        for check in range(2 * _CHECKS):
             left = self.faces_in(self._as_sent(after))
             if not left:
-                return False
+                break
+            fill = _fill if check < _CHECKS else _fill_box
             for face in left:
                 fill(out, Box(face.x1 + x0, face.y1 + y0, face.x2 + x0, face.y2 + y0))
-        return bool(self.faces_in(self._as_sent(after)))
+        self.faces += len(faces)
+        return Redacted(out, len(faces))
 
     def _as_sent(self, image: Image) -> Image:
         """`image` as it will leave: through the JPEG codec at `jpeg_quality`."""
