@@ -90,7 +90,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.config.vision import CameraConfig
-from gateway.events import Events, Kind
+from gateway.events import Event, Events, Kind
 from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
@@ -453,15 +453,19 @@ class CameraPublisher:
             faces=report.faces,
         )
         a.crops += 1
+        self._send_case(event, report.crop, report.faces, now)
+
+    def _send_case(self, event: Event, crop: bytes, faces: int, now: float) -> None:
+        """Publish a hard case's crop locally and emit its event (both kinds), counted."""
         if self._measure:
             self._case_frames[event.id] = now
             while len(self._case_frames) > _REMEMBER_CASES:
                 self._case_frames.popitem(last=False)
-        self._bus.publish(self.media_topic, report.crop, qos=0)
+        self._bus.publish(self.media_topic, crop, qos=0)
         self._events.emit(event)
         self._stats.hard_cases.inc()
         self._stats.events.inc()
-        self._stats.faces_redacted.inc(report.faces)
+        self._stats.faces_redacted.inc(faces)
 
     # ---- unknown objects --------------------------------------------------------------
 
@@ -491,13 +495,7 @@ class CameraPublisher:
             faces=crop.faces,
             kind="unknown",
         )
-        if self._measure:
-            self._case_frames[event.id] = now
-        self._bus.publish(self.media_topic, crop.crop, qos=0)
-        self._events.emit(event)
-        self._stats.hard_cases.inc()
-        self._stats.events.inc()
-        self._stats.faces_redacted.inc(crop.faces)
+        self._send_case(event, crop.crop, crop.faces, now)
 
     def _end_unknown(self, track: Track) -> None:
         a = self._announced.get(track.id)
