@@ -61,12 +61,12 @@ from typing import Any
 
 import numpy as np
 
+from apps.demo.faces import count_faces
 from bench.hybrid_run import (
     HybridRun,
     RecordingRedactor,
     all_cloud_bytes,
     chosen_camera,
-    count_faces,
     edge_paths,
     hybrid_paths,
     parse_args,

@@ -14,9 +14,6 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
-import numpy as np
-
 from apps.demo.comparison import AllCloudCall
 from bench.vision_pipeline import VTEST_FPS, read_video, shipped_person_camera
 from cloud_bridge.oip import OipClient, build_hard_case_request
@@ -40,7 +37,7 @@ from gateway.vision.cascade import Band, Decision
 from gateway.vision.component import build_detector
 from gateway.vision.corrections import VerdictSink
 from gateway.vision.publisher import CameraPublisher
-from gateway.vision.redact import FaceRedactor, Redacted, find_faces
+from gateway.vision.redact import FaceRedactor, Redacted
 from gateway.vision.tracker import Track
 from lab.evaluation import TrackPath, TrackRecorder
 from refcloud import EventSink, serve
@@ -56,7 +53,6 @@ from refcloud.judges import (
 RESULTS = Path(__file__).parent / "results"
 VERDICT_MIN_SCORE: float = CloudSection.model_fields["verdict_min_score"].default
 VERDICT_REJECT_SCORE: float = CloudSection.model_fields["verdict_reject_score"].default
-FACE_CHECK = 0.5
 PERSON = "person"
 
 
@@ -355,14 +351,6 @@ def unknown_names(run: HybridRun) -> dict[str, int]:
     for a in run.publisher.named_unknowns():
         names[a] = names.get(a, 0) + 1
     return dict(sorted(names.items()))
-
-
-def count_faces(detector: Detector, jpeg: bytes) -> int:
-    """Faces the full-range detector finds at `FACE_CHECK` or above in a JPEG."""
-    image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        return 0
-    return len(find_faces(detector, np.asarray(image, np.uint8), FACE_CHECK))
 
 
 def all_cloud_bytes(clip: Path, frames: int | None, quality: int) -> int:

@@ -39,13 +39,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from apps.demo.faces import FACE_CHECK, count_faces
+from bench.hybrid_run import VERDICT_MIN_SCORE as MIN_SCORE
+from bench.hybrid_run import VERDICT_REJECT_SCORE
 from bench.vision_pipeline import shipped_person_camera
 from cloud_bridge.oip import InferenceResponse, build_hard_case_request
 from cloud_bridge.uplink import HardCase, Outcome, verdict_from_response
-from gateway.config.cloud import CloudSection
 from gateway.inference.detector import Detector
 from gateway.vision.component import build_detector
-from gateway.vision.redact import FACE_MODEL, FaceRedactor, find_faces
+from gateway.vision.redact import FACE_MODEL, FaceRedactor
 from lab.footage import fetch_vtest
 from lab.judge_crops import LabelledCrop, judge_crops
 from lab.truth import vtest_truth
@@ -55,8 +57,6 @@ from refcloud.oracle import PERSON
 
 RESULTS = Path(__file__).parent / "results"
 SPLIT_FRAME = 400
-MIN_SCORE: float = CloudSection.model_fields["verdict_min_score"].default
-FACE_CHECK = 0.5  # bench.hybrid's faces check
 MEMBERS = ("detector", "wake_words", "mask", "pose")
 
 
@@ -138,18 +138,16 @@ def retracted(
     for i, (crop, response) in enumerate(zip(crops, responses, strict=True)):
         case = HardCase(f"case-{i}", "bench", PERSON, 0.7, 0.7, {})
         verdict = verdict_from_response(
-            case, response, min_score=MIN_SCORE, round_trip_ms=0.0, reject_score=reject_score
+            case,
+            response,
+            min_score=MIN_SCORE,
+            round_trip_ms=0.0,
+            reject_score=reject_score,
         )
         if verdict.outcome is Outcome.REJECTED:
             people += crop.label == "person"
             non_people += crop.label != "person"
     return Retracted(people, non_people)
-
-
-def faces_in(detector: Detector, jpeg: bytes) -> int:
-    """Faces the full-range detector finds at `FACE_CHECK` in a JPEG crop."""
-    image = np.asarray(cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR), np.uint8)
-    return len(find_faces(detector, image, FACE_CHECK))
 
 
 def detector_answers(
@@ -233,20 +231,18 @@ def main(argv: list[str] | None = None) -> int:
     for line in table(rows):
         print(line)
     redaction = {
-        "faces_before": sum(faces_in(face_detector, c.unredacted) > 0 for c in crops),
-        "faces_after": sum(faces_in(face_detector, c.jpeg) > 0 for c in crops),
+        "faces_before": sum(count_faces(face_detector, c.unredacted) > 0 for c in crops),
+        "faces_after": sum(count_faces(face_detector, c.jpeg) > 0 for c in crops),
     }
-    reject = CloudSection.model_fields["verdict_reject_score"].default
-    retracts = {
-        "reject_score": reject,
-        "sure": retracted(crops, responses, reject),
-        "every_no": retracted(crops, responses, 0.0),
-    }
+    sure, every_no = (
+        retracted(crops, responses, VERDICT_REJECT_SCORE),
+        retracted(crops, responses, 0.0),
+    )
     print(
         f"faces at {FACE_CHECK} in crops: {redaction['faces_before']} before redaction, "
         f"{redaction['faces_after']} after"
     )
-    for name, r in (("reject_score", retracts["sure"]), ("every no", retracts["every_no"])):
+    for name, r in (("reject_score", sure), ("every no", every_no)):
         print(
             f"retracted ({name}): {r.people} of {people} people, "
             f"{r.non_people} of {len(crops) - people} non-people"
@@ -255,9 +251,9 @@ def main(argv: list[str] | None = None) -> int:
         "command": "python -m bench.judge_accuracy",
         "redaction": redaction,
         "retracted": {
-            "reject_score": reject,
-            "sure": asdict(retracts["sure"]),
-            "every_no": asdict(retracts["every_no"]),
+            "reject_score": VERDICT_REJECT_SCORE,
+            "sure": asdict(sure),
+            "every_no": asdict(every_no),
         },
         "crops": len(crops),
         "people": people,

@@ -28,7 +28,7 @@ from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box
 from gateway.vision.redact import FACE_MODEL, find_faces
 
-__all__ = ["FACE_CHECK", "FacesProof", "check_uploads", "write_leaked"]
+__all__ = ["FACE_CHECK", "FacesProof", "check_uploads", "count_faces", "write_leaked"]
 
 FACE_CHECK = 0.5
 """Face score counted as a face found (as `bench/hybrid.py` counts)."""
@@ -116,7 +116,8 @@ def _unredacted(rec: Recorder, matches: list[_Match]) -> None:
                 m.diff, m.raw = diff, region.copy()
 
 
-def _faces(detector: Detector, jpeg: bytes) -> int:
+def count_faces(detector: Detector, jpeg: bytes) -> int:
+    """Faces `detector` (the full-range one) finds at `FACE_CHECK` or above in a JPEG."""
     image = _decode(jpeg)
     return 0 if image is None else len(find_faces(detector, image, FACE_CHECK))
 
@@ -138,9 +139,11 @@ def check_uploads(rec: Recorder, quality: int, detector: Detector | None = None)
         first = rec.starts.get(case.detection_event or "", case.ts - _LOOK_BACK_S)
         matches.append(_Match(case, crop, first))
     _unredacted(rec, matches)
-    after = [_faces(detector, case.crop) for case in rec.hard_cases]
+    after = [count_faces(detector, case.crop) for case in rec.hard_cases]
     found = [m for m in matches if m.matched()]
-    before = [_faces(detector, encode_jpeg(m.raw, quality)) for m in found if m.raw is not None]
+    before = [
+        count_faces(detector, encode_jpeg(m.raw, quality)) for m in found if m.raw is not None
+    ]
     return FacesProof(
         model=FACE_MODEL,
         threshold=FACE_CHECK,
