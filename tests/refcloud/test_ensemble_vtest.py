@@ -36,6 +36,7 @@ from refcloud.ensemble import PersonEnsemble
 from refcloud.ensemble_judge import EnsembleJudge
 from refcloud.oracle import PERSON, PersonOracle
 from refcloud.oracle_judge import OracleJudge
+from tests.support.footage import clip_frame
 
 Image = npt.NDArray[np.uint8]
 
@@ -180,13 +181,7 @@ def test_redacted_people_stay_people_to_the_judge(
     """Faces leave blurred, and the judge still gets enough to judge a person (issue 10)."""
     del model_paths
     cam, _ = shipped_person_camera()
-    cap = cv2.VideoCapture(str(vtest_path))
-    try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
-        ok, frame = cap.read()
-    finally:
-        cap.release()
-    assert ok
+    frame = clip_frame(vtest_path, frame_index)
     h, w = frame.shape[:2]
     x1, y1, x2, y2 = crop_box(box, cam.events.crop_margin, w, h).to_int()
     crop = np.ascontiguousarray(frame[y1:y2, x1:x2], dtype=np.uint8)

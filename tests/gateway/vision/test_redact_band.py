@@ -15,6 +15,7 @@ from gateway.inference.detector import Detector
 from gateway.inference.geometry import Box
 from gateway.vision.cascade import AdaptiveBand, Band
 from gateway.vision.redact import FACE_MODEL, FaceRedactor, find_faces
+from tests.support.footage import clip_frame
 
 
 def test_faces_found_before_are_gone_after_and_the_rest_is_kept(
@@ -52,13 +53,7 @@ def test_no_face_is_left_in_the_crop_as_it_leaves(
 ) -> None:
     """vtest.avi crops in which `edgegw demo`'s faces check found a face after redaction."""
     del model_paths
-    cap = cv2.VideoCapture(str(vtest_path))
-    try:
-        cap.set(cv2.CAP_PROP_POS_FRAMES, frame_index)
-        ok, frame = cap.read()
-    finally:
-        cap.release()
-    assert ok
+    frame = clip_frame(vtest_path, frame_index)
     sent = cv2.imdecode(np.frombuffer(encode_jpeg(frame, 80), np.uint8), cv2.IMREAD_COLOR)
     assert sent is not None  # the camera's JPEG, as the gateway decoded it
     x1, y1, x2, y2 = crop_box.to_int()

@@ -12,8 +12,6 @@ from dataclasses import replace
 from pathlib import Path
 
 import aiomqtt
-import cv2
-import numpy as np
 
 from bench.vision_pipeline import shipped_person_camera
 from cloud_bridge.oip import build_hard_case_request
@@ -27,6 +25,7 @@ from gateway.vision.unknown import UNKNOWN_IDS
 from refcloud.namer import NamingJudge
 from tests.gateway.vision.camera import test_vp_verdicts
 from tests.gateway.vision.camera.test_vp_verdicts import ROUTER, Rig, outcome
+from tests.support.footage import clip_frame, clip_frames
 
 bus_and_watcher = test_vp_verdicts.bus_and_watcher
 """The publisher's bus on a real Mosquitto and a watcher (the verdict tests' fixture)."""
@@ -34,26 +33,11 @@ bus_and_watcher = test_vp_verdicts.bus_and_watcher
 FIRST, LAST = 600, 795  # the tailgate opens around frame 750
 
 
-def _frames(path: Path, first: int, last: int) -> list[np.ndarray]:
-    cap = cv2.VideoCapture(str(path))
-    cap.set(cv2.CAP_PROP_POS_FRAMES, first)
-    out = []
-    try:
-        for _ in range(last - first):
-            ok, frame = cap.read()
-            if not ok:
-                break
-            out.append(np.asarray(frame, np.uint8))
-    finally:
-        cap.release()
-    return out
-
-
 def _shipped_outcomes(vtest_path: Path) -> list[FrameOutcome]:
     cam, model = shipped_person_camera()
     assert cam.objects.unknown.enabled  # the shipped config names unknown objects
     analyzer = FrameAnalyzer(cam, model, build_detector(model))
-    frames = _frames(vtest_path, FIRST, LAST)
+    frames = clip_frames(vtest_path, FIRST, LAST - FIRST)
     outs = [analyzer.process(f, (FIRST + i) / 10.0) for i, f in enumerate(frames)]
     outs.append(analyzer.flush(LAST / 10.0 + 1.0))
     return outs
@@ -137,7 +121,7 @@ async def test_an_object_the_cloud_cannot_name_stays_unannounced(
     vtest_path: Path, bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client]
 ) -> None:
     rig = Rig(*bus_and_watcher)
-    frame = _frames(vtest_path, 0, 1)[0]
+    frame = clip_frame(vtest_path, 0)
     from gateway.config.objects import UnknownObjectsConfig
     from gateway.inference.geometry import Box
     from gateway.vision.unknown import UnknownObjects
