@@ -146,6 +146,18 @@ class TrackerConfig(BaseModel):
         "unannounced. The detector often also finds an upper body, or one person of a pair, "
         "inside the box of a whole that is already tracked. 0 turns it off.",
     )
+    part_overlap: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="A high-score detection with at least this fraction of its box inside "
+        "the box of a larger detection that continues a started track on the same frame is "
+        "a part of that object (an upper body, a head, a person's other half) and starts no "
+        "track. Tracking such parts swaps identities: when the whole is briefly missed or "
+        "merged with a neighbour, the part's track takes the person over and the person "
+        "becomes two events. Unlike `nested_overlap`, nothing is tracked, so nothing can "
+        "take over. 0 turns it off.",
+    )
     reid_s: float = Field(
         default=0.0,
         ge=0.0,

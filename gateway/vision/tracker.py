@@ -11,10 +11,13 @@ greedy cheapest-first assignment (`_assign`) with a gate, per label:
    still unmatched (IoU >= `low_iou_threshold`): a person half hidden by a post scores low,
    and that keeps the track alive, but a low score never starts one;
 3. the high-score detections left against tentative tracks (IoU >= `iou_threshold`);
-4. the high-score detections still left start tentative tracks.
+4. the high-score detections still left start tentative tracks, except a part of an object
+   matched on this frame (`part_overlap`: a box mostly inside a matched box, such as an
+   upper body, which the detector often also finds).
 
 Within a step, pairs whose boxes are smaller than `small_box_area` (their IoU swings with a
-pixel of jitter) may then match by centre distance among what is left.
+pixel of jitter) may then match by centre distance among what is left, if their heights are
+within a factor of two.
 
 Appearance (optional, `appearance_weight` > 0 and the frame passed as `image`): each
 detection is described by the colours of its upper and lower half (`gateway.vision.appearance`)
@@ -78,6 +81,8 @@ _CROWDED_IOU = 0.1
 """A detection overlapping another this much (IoU) shows some of it: its colours are mixed."""
 _MIN_SPEED = 0.2
 """Slowest track, in box heights per second, whose direction counts (`direction_weight`)."""
+_HEIGHT_FACTOR = 2.0
+"""A match by centre distance or by appearance alone needs heights within this factor."""
 _MIN_STEP = 0.1
 """Shortest step from a track's last box to a detection, in box heights, whose direction counts."""
 
@@ -263,8 +268,11 @@ class ObjectTracker:
             if live.track.state is TrackState.ACTIVE:
                 (updated if was_active else started).append(live.track)
         ended += self._age_unmatched(matched, ts, looked, frame)
+        wholes = [
+            dets[p.det].box for p in pairs if p.live.track.state is TrackState.ACTIVE
+        ]
         for i in high:
-            if i not in used:
+            if i not in used and not self._part_of(dets[i].box, wholes):
                 live = self._new(dets[i], ts)
                 if i not in crowded:
                     live.appearance = looks[i]
@@ -285,6 +293,11 @@ class ObjectTracker:
         self._hidden.clear()
         self._last_ts = None
         return TrackUpdate([], [], ended, [])
+
+    def _part_of(self, box: Box, wholes: Sequence[Box]) -> bool:
+        """Whether `box` is a part of an object matched this frame (`part_overlap`)."""
+        overlap = self.config.part_overlap
+        return overlap > 0 and _nested(box, wholes, overlap)
 
     # ---- association ---------------------------------------------------------------
 
@@ -333,7 +346,11 @@ class ObjectTracker:
         for a, r in enumerate(rows):
             for b, c in enumerate(cols):
                 p, d = predicted[r], boxes[c]
-                if not (same[r, c] and alike[r, c]) or min(p.area, d.area) >= cfg.small_box_area:
+                if (
+                    not (same[r, c] and alike[r, c])
+                    or min(p.area, d.area) >= cfg.small_box_area
+                    or not _similar_height(p, d)
+                ):
                     continue
                 reach = cfg.center_distance * max(p.diagonal, d.diagonal)
                 dist = p.center.distance(d.center)
@@ -373,7 +390,7 @@ class ObjectTracker:
                     looks[i] is None
                     or live.track.label != dets[i].label
                     or apart[r, c] > cfg.reid_max_distance
-                    or not 0.5 <= d.height / max(p.height, 1.0) <= 2.0
+                    or not _similar_height(p, d)
                     or p.center.distance(d.center) > cfg.reid_reach * max(p.height, d.height)
                 ):
                     continue
@@ -568,6 +585,17 @@ class ObjectTracker:
             zones=zones,
             zones_entered=track.zones_entered | zones,
         )
+
+
+def _similar_height(predicted: Box, detected: Box) -> bool:
+    """Whether a detection is tall enough, and not too tall, to be the predicted object.
+
+    Matches without overlap (centre distance, appearance alone) need it: a head box beside
+    a lost walker is near and looks alike, and continuing the track with it shrinks the
+    prediction until nothing matches it again.
+    """
+    ratio = detected.height / max(predicted.height, 1.0)
+    return 1.0 / _HEIGHT_FACTOR <= ratio <= _HEIGHT_FACTOR
 
 
 def _nested(box: Box, others: Sequence[Box], overlap: float) -> bool:
