@@ -268,9 +268,7 @@ class ObjectTracker:
             if live.track.state is TrackState.ACTIVE:
                 (updated if was_active else started).append(live.track)
         ended += self._age_unmatched(matched, ts, looked, frame)
-        wholes = [
-            dets[p.det].box for p in pairs if p.live.track.state is TrackState.ACTIVE
-        ]
+        wholes = [dets[p.det].box for p in pairs if p.live.track.state is TrackState.ACTIVE]
         for i in high:
             if i not in used and not self._part_of(dets[i].box, wholes):
                 live = self._new(dets[i], ts)
