@@ -16,8 +16,7 @@ greedy cheapest-first assignment (`_assign`) with a gate, per label:
    upper body, which the detector often also finds).
 
 Within a step, pairs whose boxes are smaller than `small_box_area` (their IoU swings with a
-pixel of jitter) may then match by centre distance among what is left, if their heights are
-within a factor of two.
+pixel of jitter) may then match by centre distance among what is left.
 
 Appearance (optional, `appearance_weight` > 0 and the frame passed as `image`): each
 detection is described by the colours of its upper and lower half (`gateway.vision.appearance`)
@@ -82,7 +81,7 @@ _CROWDED_IOU = 0.1
 _MIN_SPEED = 0.2
 """Slowest track, in box heights per second, whose direction counts (`direction_weight`)."""
 _HEIGHT_FACTOR = 2.0
-"""A match by centre distance or by appearance alone needs heights within this factor."""
+"""A match by appearance alone needs heights within this factor."""
 _MIN_STEP = 0.1
 """Shortest step from a track's last box to a detection, in box heights, whose direction counts."""
 
@@ -344,11 +343,7 @@ class ObjectTracker:
         for a, r in enumerate(rows):
             for b, c in enumerate(cols):
                 p, d = predicted[r], boxes[c]
-                if (
-                    not (same[r, c] and alike[r, c])
-                    or min(p.area, d.area) >= cfg.small_box_area
-                    or not _similar_height(p, d)
-                ):
+                if not (same[r, c] and alike[r, c]) or min(p.area, d.area) >= cfg.small_box_area:
                     continue
                 reach = cfg.center_distance * max(p.diagonal, d.diagonal)
                 dist = p.center.distance(d.center)
@@ -586,12 +581,8 @@ class ObjectTracker:
 
 
 def _similar_height(predicted: Box, detected: Box) -> bool:
-    """Whether a detection is tall enough, and not too tall, to be the predicted object.
-
-    Matches without overlap (centre distance, appearance alone) need it: a head box beside
-    a lost walker is near and looks alike, and continuing the track with it shrinks the
-    prediction until nothing matches it again.
-    """
+    """Whether a detection is tall enough, and not too tall, to be the predicted object
+    (a re-identification by appearance alone needs it)."""
     ratio = detected.height / max(predicted.height, 1.0)
     return 1.0 / _HEIGHT_FACTOR <= ratio <= _HEIGHT_FACTOR
 
