@@ -136,6 +136,14 @@ class TrackerConfig(BaseModel):
         "detection, over pi (0 straight on, 1 straight back; OC-SORT's direction "
         "consistency). Two people crossing rarely trade directions. 0 turns it off.",
     )
+    max_cost: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=100.0,
+        description="Dearest pair (1 - IoU, or centre distance over reach, plus the "
+        "appearance and direction penalties) that may still match; a dearer one leaves the "
+        "track unmatched this frame. 0: no limit.",
+    )
     nested_overlap: float = Field(
         default=0.0,
         ge=0.0,

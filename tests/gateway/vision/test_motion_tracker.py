@@ -243,6 +243,16 @@ def test_a_low_score_needs_a_closer_match_than_a_high_one() -> None:
         assert bool(update.updated) is continued
 
 
+def test_a_pair_dearer_than_max_cost_never_matches() -> None:
+    still = Walker("a", 100, 100, vx=0)
+    shifted = Box(120, 100, 160, 180)  # IoU 1/3 with the track's box: costs 2/3
+    for max_cost, continued in ((0.0, True), (0.8, True), (0.5, False)):
+        tracker = ObjectTracker(TrackerConfig(min_hits=1, lost_s=0.0, max_cost=max_cost))
+        tracker.update([still.det(0.0)], 0.0)
+        update = tracker.update([Det("person", 0.9, shifted)], DT)
+        assert bool(update.updated) is continued
+
+
 def test_scores_below_min_score_are_ignored() -> None:
     tracker = ObjectTracker(TrackerConfig(min_hits=1, min_score=0.2, max_misses=0, lost_s=0.0))
     walker = Walker("a", 100, 100, vx=0)
