@@ -288,6 +288,7 @@ class MqttBus:
         self._subs.append(sub)
         self._routes.clear()
         if self._client is not None and self._task_group is not None:
+            self._allow_pending(self._client)
             self._task_group.create_task(
                 self._subscribe(self._client, sub), name=f"mqtt-subscribe:{pattern}"
             )
@@ -397,10 +398,14 @@ class MqttBus:
 
     def _make_client(self) -> aiomqtt.Client:
         client = self._new_client()
-        # aiomqtt warns on every publish past this many pending acks; our own inflight
-        # window (max_inflight) already bounds them.
-        client.pending_calls_threshold = self.config.max_inflight + 10
+        self._allow_pending(client)
         return client
+
+    def _allow_pending(self, client: aiomqtt.Client) -> None:
+        """aiomqtt warns on every call past this many pending acks (publishes, subscribes
+        and unsubscribes together); our inflight window (max_inflight) bounds the
+        publishes, and each subscription has at most one (un)subscribe pending."""
+        client.pending_calls_threshold = self.config.max_inflight + len(self._subs) + 10
 
     def _new_client(self) -> aiomqtt.Client:
         cfg = self.config

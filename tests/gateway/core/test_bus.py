@@ -277,3 +277,35 @@ async def test_subscriptions_made_while_connecting_all_reach_the_broker(
             for topic in topics:
                 await c.publish(topic, b"x", qos=1)
         await eventually(lambda: len(got) == len(topics))
+
+
+async def test_a_startup_burst_logs_no_pending_call_warnings(
+    mosquitto: Mosquitto,
+    make_config: ConfigFactory,
+    gateway_id: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A gateway starts with dozens of subscriptions and a burst of retained publishes
+    (discovery, counts): aiomqtt warned on each call past its threshold, which the bus's own
+    inflight window bounds publishes under, but its subscriptions counted too."""
+    caplog.set_level(logging.WARNING)
+    got: set[str] = set()
+
+    def handler(message: Message) -> None:
+        got.add(message.topic)
+
+    async with client(mosquitto) as c:  # retained: each subscription gets one when made
+        for i in range(60):
+            await c.publish(f"burst/{gateway_id}/in/{i}", b"x", qos=1, retain=True)
+    stats = Stats()
+    async with make_bus(make_config(mosquitto), stats) as bus:
+        async with asyncio.timeout(10):
+            await bus.connected.wait()
+        for i in range(200):  # the writer keeps max_inflight of these in flight
+            bus.publish(f"burst/{gateway_id}/out/{i}", f"{i}", qos=1)
+        for i in range(60):  # components subscribing as they start, meanwhile
+            bus.subscribe(f"burst/{gateway_id}/in/{i}", handler)
+        await eventually(lambda: len(got) == 60)
+        await eventually(lambda: metric(stats, "mqtt_messages_out_total") >= 200)
+    pending = [r.getMessage() for r in caplog.records if "pending" in r.getMessage()]
+    assert pending == []
