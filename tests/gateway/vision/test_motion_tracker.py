@@ -480,7 +480,7 @@ def test_a_track_that_walks_out_of_the_picture_is_missed_even_where_nobody_looke
 # ---- nested parts (nested_overlap) ----------------------------------------------------
 
 
-def _part_inside_a_pair(config: TrackerConfig, leave_at: int | None) -> Log:
+def _pair_with_part(leave_at: int | None) -> list[Frame]:
     """A pair's box walking right with, from frame 5, a part (an upper body) inside it;
     from `leave_at` the part walks off on its own (it was a person, not a part)."""
     pair = Walker("pair", 100, 100, vx=20, w=90, h=100)
@@ -490,12 +490,16 @@ def _part_inside_a_pair(config: TrackerConfig, leave_at: int | None) -> Log:
         dets = [pair.det(at(i), 0.9)]
         if i >= 5:
             box = part.box(at(i))
-            if leave_at is not None and i > leave_at:  # walks down, 60 px/s, out of the box
+            if leave_at is not None and i > leave_at:
                 dy = 60 * (at(i) - at(leave_at))
                 box = Box(box.x1, box.y1 + dy, box.x2, box.y2 + dy)
             dets.append(Det("person", 0.8, box, "part"))
         frames.append((at(i), dets))
-    return run(ObjectTracker(config), frames)
+    return frames
+
+
+def _part_inside_a_pair(config: TrackerConfig, leave_at: int | None) -> Log:
+    return run(ObjectTracker(config), _pair_with_part(leave_at))
 
 
 def test_a_part_inside_a_reported_box_is_tracked_but_never_reported() -> None:
@@ -531,22 +535,6 @@ def _live_ids_per_frame(tracker: ObjectTracker, frames: list[Frame]) -> list[set
         tracker.update(dets, ts, index)
         out.append({t.id for t in tracker.tracks})
     return out
-
-
-def _pair_with_part(leave_at: int | None) -> list[Frame]:
-    pair = Walker("pair", 100, 100, vx=20, w=90, h=100)
-    part = Walker("part", 150, 105, vx=20, w=30, h=45)
-    frames: list[Frame] = []
-    for i in range(60):
-        dets = [pair.det(at(i), 0.9)]
-        if i >= 5:
-            box = part.box(at(i))
-            if leave_at is not None and i > leave_at:
-                dy = 60 * (at(i) - at(leave_at))
-                box = Box(box.x1, box.y1 + dy, box.x2, box.y2 + dy)
-            dets.append(Det("person", 0.8, box, "part"))
-        frames.append((at(i), dets))
-    return frames
 
 
 def test_a_part_inside_a_matched_box_is_never_tracked() -> None:
