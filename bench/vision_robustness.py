@@ -1,6 +1,6 @@
 """The shipped camera's vtest.avi scores under small changes of its settings.
 
-    python -m bench.vision_robustness [--frames N] [--threads 2]
+    python -m bench.vision_robustness [--frames N] [--threads 2] [--set SECTION.KEY=VALUE ...]
 
 One clip scores a tracker with a noise of its own: a crossing that goes one way or the
 other moves IDF1 by a few hundredths and an event in or out of the one-to-one match
@@ -15,6 +15,11 @@ scored against the hand-verified truth (lab/truth/vtest) like `bench/vision_pipe
 It prints each run, then the mean and the lowest of `idf1`, `event_recall` and
 `event_precision` (JSON last line): a setting or a change that only holds on one of the
 five runs is luck, not a result.
+
+`--set` (repeatable) changes a setting of the shipped camera before the four steps are
+taken from it, e.g. `--set tracker.max_cost=0` or `--set objects.full_frame_interval_s=3`
+(the value is read as YAML and checked like the config file): the way to measure a change
+of a setting on all five runs, as the README's figures were.
 """
 
 from __future__ import annotations
@@ -24,6 +29,10 @@ import json
 import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
+
+import pydantic
+import yaml
 
 from bench.vision_pipeline import VTEST_FPS, WorkerRun, read_video, shipped_person_camera
 from gateway.config.vision import CameraConfig, ModelConfig
@@ -32,7 +41,7 @@ from lab.footage import fetch_vtest
 from lab.mot import score_mot
 from lab.truth import vtest_truth
 
-__all__ = ["Variant", "VariantScore", "main", "score_variant", "variants"]
+__all__ = ["Variant", "VariantScore", "main", "score_variant", "variants", "with_settings"]
 
 THRESHOLD_STEP = 0.05
 """Smaller steps can fall between the int8 model's score levels (0.28 runs as 0.30)."""
@@ -61,9 +70,39 @@ class VariantScore:
     tracks: int
 
 
-def variants(threads: int) -> list[Variant]:
-    """The shipped camera, and four variants one small step away from it."""
+def with_settings(cam: CameraConfig, settings: Sequence[str]) -> CameraConfig:
+    """Return `cam` with each `section.key=value` set (the value read as YAML).
+
+    ValueError, naming the setting, for a malformed item, an unknown section or key, or a
+    value the camera's config refuses.
+    """
+    data: dict[str, Any] = cam.model_dump()
+    for item in settings:
+        path, sep, raw = item.partition("=")
+        names = path.strip().split(".")
+        if not sep or not all(names):
+            raise ValueError(f"--set {item!r}: expected SECTION.KEY=VALUE")
+        node: Any = data
+        for depth, name in enumerate(names):
+            if not isinstance(node, dict) or name not in node:
+                where = ".".join(names[:depth]) or "the camera"
+                raise ValueError(f"--set {item!r}: {where} has no setting {name!r}")
+            if depth < len(names) - 1:
+                node = node[name]
+        node[names[-1]] = yaml.safe_load(raw)
+    try:
+        return CameraConfig.model_validate(data)
+    except pydantic.ValidationError as exc:
+        reason = exc.errors()[0]
+        where = ".".join(str(part) for part in reason["loc"])
+        raise ValueError(f"--set: {where}: {reason['msg']}") from None
+
+
+def variants(threads: int, settings: Sequence[str] = ()) -> list[Variant]:
+    """The shipped camera (with `settings`, see `with_settings`), and four variants one
+    small step away from it."""
     cam, model = shipped_person_camera()
+    cam = with_settings(cam, settings)
     model = model.model_copy(update={"num_threads": threads})
     thr = model.score_threshold
     interval = cam.objects.full_frame_interval_s
@@ -146,11 +185,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--frames", type=int, default=None, help="first N frames (all)")
     parser.add_argument("--threads", type=int, default=2, help="interpreter threads")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.KEY=VALUE",
+        dest="settings",
+        help="change a setting of the shipped camera first (repeatable)",
+    )
     args = parser.parse_args(argv)
+    try:
+        runs = variants(args.threads, args.settings)
+    except ValueError as exc:
+        parser.error(str(exc))
     truth = vtest_truth()
     scores = []
     print(f"{'variant':<20}{'IDF1':>7}{'MOTA':>7}{'IDsw':>6}{'evR':>7}{'evP':>7}{'tracks':>8}")
-    for variant in variants(args.threads):
+    for variant in runs:
         s = score_variant(variant, args.frames, truth)
         scores.append(s)
         print(
@@ -158,7 +209,11 @@ def main(argv: list[str] | None = None) -> int:
             f"{s.event_recall:>7.3f}{s.event_precision:>7.3f}{s.tracks:>8}",
             flush=True,
         )
-    result: dict[str, object] = {**summary(scores), "runs": [asdict(s) for s in scores]}
+    result: dict[str, object] = {
+        **summary(scores),
+        "settings": list(args.settings),
+        "runs": [asdict(s) for s in scores],
+    }
     print(json.dumps(result, separators=(",", ":")))
     return 0
 

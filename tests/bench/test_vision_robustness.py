@@ -7,7 +7,7 @@ import json
 import pytest
 
 from bench.vision_pipeline import shipped_person_camera
-from bench.vision_robustness import main, variants
+from bench.vision_robustness import main, variants, with_settings
 
 pytestmark = pytest.mark.usefixtures("footage_paths")
 
@@ -47,3 +47,43 @@ def test_the_summary_line_covers_every_run(capsys: pytest.CaptureFixture[str]) -
         assert min(values) <= result[f"{key}_mean"] <= max(values)
         assert all(0.0 <= v <= 1.0 for v in values)
     assert all(run["tracks"] >= 1 for run in result["runs"])  # people walk in 60 frames
+
+
+def test_set_changes_the_shipped_camera_before_the_steps() -> None:
+    cam, _ = shipped_person_camera()
+    runs = variants(threads=1, settings=["tracker.max_cost=0", "objects.full_frame_interval_s=3"])
+    assert all(v.camera.tracker.max_cost == 0 for v in runs)
+    assert cam.tracker.max_cost > 0  # shipped with the cap: the setting took
+    intervals = sorted(v.camera.objects.full_frame_interval_s for v in runs)
+    assert (intervals[0], intervals[-1]) == (2.5, 3.5)  # the steps are taken from the new value
+    assert runs[0].camera.tracker.model_copy(update={"max_cost": cam.tracker.max_cost}) == (
+        cam.tracker
+    )  # nothing else moved
+
+
+@pytest.mark.parametrize(
+    ("item", "says"),
+    [
+        ("tracker.nope=1", "tracker has no setting 'nope'"),
+        ("nope.max_cost=1", "the camera has no setting 'nope'"),
+        ("tracker.max_cost", "expected SECTION.KEY=VALUE"),
+        ("tracker.max_cost=-1", "tracker.max_cost"),
+        ("tracker.max_cost=[1, 2]", "tracker.max_cost"),
+    ],
+)
+def test_a_bad_setting_is_a_clear_error(
+    item: str, says: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cam, _ = shipped_person_camera()
+    with pytest.raises(ValueError, match="--set"):
+        with_settings(cam, [item])
+    with pytest.raises(SystemExit) as exited:
+        main(["--set", item])
+    assert exited.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+def test_the_summary_line_names_the_settings(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--frames", "30", "--threads", "1", "--set", "tracker.max_cost=0"]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert json.loads(last)["settings"] == ["tracker.max_cost=0"]
