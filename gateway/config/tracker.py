@@ -166,6 +166,15 @@ class TrackerConfig(BaseModel):
         "becomes two events. Unlike `nested_overlap`, nothing is tracked, so nothing can "
         "take over. 0 turns it off.",
     )
+    group_overlap: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="A high-score detection that holds at least this fraction of the "
+        "predicted boxes of two or more reported tracks is a group of people already "
+        "tracked (the detector often boxes two walkers as one) and starts no track; a "
+        "person who covers two others starts once they no longer do. 0 turns it off.",
+    )
     reid_s: float = Field(
         default=0.0,
         ge=0.0,

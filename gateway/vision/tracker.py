@@ -13,7 +13,9 @@ greedy cheapest-first assignment (`_assign`) with a gate, per label:
 3. the high-score detections left against tentative tracks (IoU >= `iou_threshold`);
 4. the high-score detections still left start tentative tracks, except a part of an object
    matched on this frame (`part_overlap`: a box mostly inside a matched box, such as an
-   upper body, which the detector often also finds).
+   upper body, which the detector often also finds) and a group of objects already
+   reported (`group_overlap`: a box holding two or more of their predicted boxes, such
+   as two walkers boxed as one).
 
 Within a step, pairs whose boxes are smaller than `small_box_area` (their IoU swings with a
 pixel of jitter) may then match by centre distance among what is left.
@@ -272,7 +274,7 @@ class ObjectTracker:
         ended += self._age_unmatched(matched, ts, looked, frame)
         wholes = [dets[p.det].box for p in pairs if p.live.track.state is TrackState.ACTIVE]
         for i in high:
-            if i not in used and not self._part_of(dets[i].box, wholes):
+            if i not in used and not self._part_or_group(dets[i].box, wholes):
                 live = self._new(dets[i], ts)
                 if i not in crowded:
                     live.appearance = looks[i]
@@ -294,10 +296,23 @@ class ObjectTracker:
         self._last_ts = None
         return TrackUpdate([], [], ended, [])
 
-    def _part_of(self, box: Box, wholes: Sequence[Box]) -> bool:
-        """Whether `box` is a part of an object matched this frame (`part_overlap`)."""
-        overlap = self.config.part_overlap
-        return overlap > 0 and _nested(box, wholes, overlap)
+    def _part_or_group(self, box: Box, wholes: Sequence[Box]) -> bool:
+        """Whether `box` is a part of an object matched this frame (`part_overlap`) or a
+        group of objects already reported (`group_overlap`): either starts no track."""
+        cfg = self.config
+        if cfg.part_overlap > 0 and _nested(box, wholes, cfg.part_overlap):
+            return True
+        if cfg.group_overlap <= 0:
+            return False
+        held = [
+            live.kalman.box
+            for live in self._live.values()
+            if live.track.state is TrackState.ACTIVE
+            and live.track.misses <= cfg.max_misses
+            and live.kalman.box.area < box.area
+            and live.kalman.box.overlap_of_smaller(box) >= cfg.group_overlap
+        ]
+        return len(held) >= 2
 
     # ---- association ---------------------------------------------------------------
 

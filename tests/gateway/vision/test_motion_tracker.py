@@ -568,3 +568,55 @@ def test_a_part_starts_a_track_when_its_whole_was_not_matched() -> None:
     assert [t.box for t in update.started] == [inner.box]
     update = tracker.update([whole.det(2 * DT, 0.9), inner], 2 * DT, 2)
     assert {t.id for t in update.updated} == {1, 2}  # a started track keeps being matched
+
+
+# ---- groups of reported objects (group_overlap) ------------------------------------------
+
+
+def _pair_then_one_box(config: TrackerConfig) -> list[set[int]]:
+    """Two walkers side by side, tracked; from frame 10 the detector boxes them as one for
+    ten frames, then finds them apart again."""
+    a = Walker("a", 100, 100, vx=20, w=30, h=80)
+    b = Walker("b", 136, 100, vx=20, w=30, h=80)
+    frames: list[Frame] = []
+    for i in range(30):
+        t = at(i)
+        if 10 <= i < 20:
+            both = a.box(t).union(b.box(t))
+            frames.append((t, [Det("person", 0.9, both, "both")]))
+        else:
+            frames.append((t, [a.det(t, 0.9), b.det(t, 0.9)]))
+    return _live_ids_per_frame(ObjectTracker(config), frames)
+
+
+def test_a_box_around_two_reported_tracks_starts_no_track() -> None:
+    # IoU 0.45 with either walker's box: too little to continue one (iou_threshold 0.5)
+    # (max_misses 12: both stay reported through the ten frames; a group only holds back
+    # a birth while the people in it are still reported)
+    cfg = TrackerConfig(
+        min_hits=3, iou_threshold=0.5, small_box_area=0, max_misses=12, group_overlap=0.5
+    )
+    grouped = _pair_then_one_box(cfg)
+    assert all(live <= {1, 2} for live in grouped)
+    assert grouped[-1] == {1, 2}  # both kept their ids through it
+    plain = _pair_then_one_box(cfg.model_copy(update={"group_overlap": 0.0}))
+    assert any(len(live) > 2 for live in plain)  # without it the group box is a new track
+
+
+def test_a_person_covering_two_reported_tracks_starts_once_apart() -> None:
+    cfg = TrackerConfig(min_hits=3, group_overlap=0.5)
+    far_a = Walker("a", 300, 100, vx=0, w=15, h=40)
+    far_b = Walker("b", 320, 100, vx=0, w=15, h=40)
+    near = Walker("near", 327.5, 80, vx=-60, w=60, h=150)  # covers both at 5, then walks off
+    frames = [
+        (
+            at(i),
+            [far_a.det(at(i), 0.9), far_b.det(at(i), 0.9)]
+            + ([near.det(at(i), 0.9)] if i >= 5 else []),
+        )
+        for i in range(30)
+    ]
+    log = run(ObjectTracker(cfg), frames)
+    assert ids(log.started) == [1, 2, 3]
+    assert log.walkers_of(3) == {"near"}
+    assert log.started[2].first_seen > at(5)  # held back while it covered them
