@@ -31,6 +31,7 @@ _COLOURS: dict[str, Colour] = {  # BGR
     "rejected": (60, 60, 230),
     "relabelled": (0, 160, 255),
     "unsure": (0, 200, 200),
+    "stands": (0, 200, 200),  # a no the gateway did not apply (disputed, repeated)
     "pending": (150, 150, 150),
     "settled": (230, 160, 50),
 }
@@ -72,6 +73,8 @@ def _hard_case_tile(rec: Recorder, case: HardCaseRecord) -> _Tile:
         if verdict
         else "cloud: no verdict yet"
     )
+    if outcome == "rejected" and not rec.rejection_applied(case.id):
+        outcome, cloud = "stands", f"{cloud}, not applied"
     return _Tile(
         frame=shot.frame if shot else None,
         box=shot.box if shot else None,

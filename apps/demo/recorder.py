@@ -102,6 +102,10 @@ class Recorder:
         self.hard_cases: list[HardCaseRecord] = []
         self.verdicts: dict[str, dict[str, Any]] = {}
         """Verdict data by hard-case id."""
+        self.verdict_events: dict[str, str] = {}
+        """The `cloud.verdict` event's id by hard-case id."""
+        self.retracted_by: set[str] = set()
+        """Ids of the verdicts the gateway applied as a retraction (its `retract` events)."""
 
     def on_frame(self, frame: SentFrame) -> None:
         """Count a frame the camera published and keep it a while."""
@@ -142,6 +146,8 @@ class Recorder:
                 elif detection.phase == "end":
                     key = (event.source, detection.track_id)
                     self.decisions[key] = str(detection.decision)
+                elif detection.phase == "retract" and detection.verdict_id is not None:
+                    self.retracted_by.add(detection.verdict_id)
             case Kind.VISION_HARD_CASE if event.media is not None:
                 case = HardCaseData.model_validate(data)
                 self.hard_cases.append(
@@ -161,6 +167,7 @@ class Recorder:
                 )
             case "cloud.verdict":
                 self.verdicts[str(data["hard_case_id"])] = dict(data)
+                self.verdict_events[str(data["hard_case_id"])] = event.id
             case _:
                 pass
 
@@ -195,6 +202,11 @@ class Recorder:
             return []
         step = max(1, len(frames) // n)
         return frames[::step][:n]
+
+    def rejection_applied(self, hard_case_id: str) -> bool:
+        """Whether the gateway retracted the track on this hard case's verdict (a no for a
+        track the cloud confirmed on another crop, or a repeated one, changes nothing)."""
+        return self.verdict_events.get(hard_case_id, "") in self.retracted_by
 
     def verdict_counts(self) -> Counter[str]:
         """Verdicts by outcome (confirmed, rejected, relabelled, unsure)."""
