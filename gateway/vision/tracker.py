@@ -305,12 +305,11 @@ class ObjectTracker:
         if cfg.group_overlap <= 0:
             return False
         held = [
-            live.kalman.box
+            live
             for live in self._live.values()
             if live.track.state is TrackState.ACTIVE
             and live.track.misses <= cfg.max_misses
-            and live.kalman.box.area < box.area
-            and live.kalman.box.overlap_of_smaller(box) >= cfg.group_overlap
+            and _nested(live.kalman.box, [box], cfg.group_overlap)
         ]
         return len(held) >= 2
 
