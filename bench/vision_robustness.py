@@ -35,6 +35,7 @@ import pydantic
 import yaml
 
 from bench.vision_pipeline import VTEST_FPS, WorkerRun, read_video, shipped_person_camera
+from gateway.config.loader import format_path
 from gateway.config.vision import CameraConfig, ModelConfig
 from lab.evaluation import TrackPath, TrackRecorder, match_events
 from lab.footage import fetch_vtest
@@ -94,8 +95,7 @@ def with_settings(cam: CameraConfig, settings: Sequence[str]) -> CameraConfig:
         return CameraConfig.model_validate(data)
     except pydantic.ValidationError as exc:
         reason = exc.errors()[0]
-        where = ".".join(str(part) for part in reason["loc"])
-        raise ValueError(f"--set: {where}: {reason['msg']}") from None
+        raise ValueError(f"--set: {format_path(reason['loc'])}: {reason['msg']}") from None
 
 
 def variants(threads: int, settings: Sequence[str] = ()) -> list[Variant]:
