@@ -2,6 +2,7 @@
 
     python -m bench.hybrid [--frames N] [--mot-out PATH] [--edge-mot-out PATH]
                            [--camera strong|cheap | --camera-config PATH] [--sweep]
+                           [--footage as-shot|mirrored|reversed]
 
 - Camera: `--camera strong` (default) is the shipped camera below; `--camera cheap` the
   first camera of configs/cheap-edge.yaml (whole frame, no motion regions, low threshold,
@@ -11,6 +12,10 @@
   for them in the scores (what the gateway reports until its next look).
 - `--sweep` (`bench.sweep`): cheap and strong, each edge-only and with the cloud, on the
   same frames, side by side; writes sweep.json and sweep.png instead of hybrid.json.
+- `--footage mirrored|reversed` (`lab.playback`): the clip flipped left to right or played
+  backwards, scored against the truth moved with it; writes hybrid-<footage>.json. The
+  same people, every crossing met the other way: the edge's tracker meets situations its
+  settings were not chosen on, and the cloud has more to correct.
 
 - Edge: the shipped camera of configs/gateway.example.yaml (the bundled SSDLite person
   detector on motion regions plus a periodic whole-frame look, the Kalman tracker, faces
@@ -85,6 +90,7 @@ from gateway.vision.redact import FACE_MODEL
 from lab.evaluation import match_events
 from lab.footage import fetch_vtest
 from lab.mot import score_mot, write_mot
+from lab.playback import Footage, footage_truth
 from lab.truth import vtest_truth
 
 
@@ -157,6 +163,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table and the JSON summary line."""
     args = parse_args(argv)
     if args.sweep:
+        if args.footage is not Footage.AS_SHOT:
+            raise SystemExit("python -m bench.hybrid: --footage is not taken with --sweep")
         return run_sweep(args)
     started = time.perf_counter()
     clip = args.clip if args.clip is not None else fetch_vtest()
@@ -179,10 +187,11 @@ def main(argv: list[str] | None = None) -> int:
             quality=args.quality,
             camera=camera,
             judge_kind=args.judge,
+            footage=args.footage,
         )
     )
     frames = range(run.frames)
-    truth = [p for p in vtest_truth() if any(f < run.frames for f in p.boxes)]
+    truth = footage_truth(vtest_truth(), args.footage, frames=run.frames, width=run.width)
     band = Band(cam.escalation.low, cam.escalation.high, cam.escalation.group_aspect)
     edge = edge_paths(run, band)
     hybrid = hybrid_paths(run, VTEST_FPS)
@@ -195,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
         mot = score_mot(truth, paths, frames=frames)
         ev = match_events(paths, truth)
         scores[name] = (mot, ev, len(paths))
-    cloud_bytes = all_cloud_bytes(clip, args.frames, args.quality)
+    cloud_bytes = all_cloud_bytes(clip, args.frames, args.quality, args.footage)
     crop_bytes = sum(len(c) for c in run.crops)
     uplink = crop_bytes + run.events_bytes
     before = after = 0
@@ -253,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {
         "command": "python -m bench.hybrid " + " ".join(sys.argv[1:] if argv is None else argv),
         "clip": str(clip),
+        "footage": str(args.footage),
         "frames": run.frames,
         "truth_tracks": len(truth),
         "all_cloud_bytes": cloud_bytes,
@@ -278,8 +288,9 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "hybrid.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    print(f"runtime {elapsed:.0f}s; wrote {args.out / 'hybrid.json'}")
+    name = "hybrid.json" if args.footage is Footage.AS_SHOT else f"hybrid-{args.footage}.json"
+    (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    print(f"runtime {elapsed:.0f}s; wrote {args.out / name}")
     print(json.dumps(summary, separators=(",", ":")))
     return 0
 

@@ -40,6 +40,7 @@ from gateway.vision.publisher import CameraPublisher
 from gateway.vision.redact import FaceRedactor, Redacted
 from gateway.vision.tracker import Track
 from lab.evaluation import TrackPath, TrackRecorder
+from lab.playback import Footage, footage_frames
 from refcloud import EventSink, serve
 from refcloud.judges import (
     DEFAULT_JUDGE,
@@ -120,6 +121,8 @@ class HybridRun:
     """All-cloud samples: frames sent whole, and their round trips."""
     held: tuple[Track, ...] = ()
     """The last processed frame's tracks (they stand for frames `detect_fps` skips)."""
+    width: int = 0
+    """The clip's frame width in pixels (to move the truth with mirrored footage)."""
     processed: int = 0
     detector_calls: int = 0
     """Frames the edge processed (fewer than `frames` when `detect_fps` < the clip's)."""
@@ -140,14 +143,21 @@ class _DetectClock:
 
 
 async def _all_cloud(
-    oip: OipClient, model: str, clip: Path, *, frames: int, quality: int, samples: int
+    oip: OipClient,
+    model: str,
+    clip: Path,
+    *,
+    frames: int,
+    quality: int,
+    samples: int,
+    footage: Footage = Footage.AS_SHOT,
 ) -> list[AllCloudCall]:
     """Send `samples` frames spread over the clip whole, as all-cloud would; time each."""
     if samples <= 0 or frames <= 0:
         return []
     step = max(1, frames // samples)
     out: list[AllCloudCall] = []
-    for index, image in enumerate(read_video(str(clip), frames)):
+    for index, image in enumerate(footage_frames(read_video(str(clip), frames), footage)):
         if index % step or len(out) >= samples:
             continue
         jpeg = encode_jpeg(image, quality)
@@ -170,8 +180,10 @@ async def run_hybrid(
     quality: int = 80,
     camera: tuple[CameraConfig, ModelConfig] | None = None,
     judge_kind: JudgeKind = DEFAULT_JUDGE,
+    footage: Footage = Footage.AS_SHOT,
 ) -> HybridRun:
-    """Run a camera (default: the shipped one) and its publisher with the cloud in the loop."""
+    """Run a camera (default: the shipped one) and its publisher with the cloud in the loop
+    on `clip` as `footage` plays it."""
     cam, model = shipped_person_camera() if camera is None else camera
     model = model.model_copy(update={"num_threads": threads})
     analyzer = FrameAnalyzer(cam, model, build_detector(model), redactor=redactor)
@@ -232,7 +244,9 @@ async def run_hybrid(
                 cloud = _Cloud(router, oip, PERSON, publish_verdict, run)
                 ts = 0.0
                 due = _DetectClock(cam.detect_fps)
-                for index, image in enumerate(read_video(str(clip), frames)):
+                played = footage_frames(read_video(str(clip), frames), footage)
+                for index, image in enumerate(played):
+                    run.width = image.shape[1]
                     ts = index / VTEST_FPS
                     if not due(ts):  # detect_fps: the camera worker skips this frame
                         run.recorder.record(index, run.held)
@@ -264,6 +278,7 @@ async def run_hybrid(
                     frames=run.frames,
                     quality=quality,
                     samples=allcloud_frames,
+                    footage=footage,
                 )
         finally:
             server.cancel()
@@ -353,9 +368,12 @@ def unknown_names(run: HybridRun) -> dict[str, int]:
     return dict(sorted(names.items()))
 
 
-def all_cloud_bytes(clip: Path, frames: int | None, quality: int) -> int:
-    """Bytes of every frame as a JPEG at `quality`."""
-    return sum(len(encode_jpeg(image, quality)) for image in read_video(str(clip), frames))
+def all_cloud_bytes(
+    clip: Path, frames: int | None, quality: int, footage: Footage = Footage.AS_SHOT
+) -> int:
+    """Bytes of every frame (as `footage` plays them) as a JPEG at `quality`."""
+    played = footage_frames(read_video(str(clip), frames), footage)
+    return sum(len(encode_jpeg(image, quality)) for image in played)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -375,6 +393,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="frames sent whole to the cloud to time all-cloud (default 40)",
     )
     p.add_argument("--config", type=Path, help="take the `costs:` section of this gateway config")
+    p.add_argument(
+        "--footage",
+        type=Footage,
+        choices=tuple(Footage),
+        default=Footage.AS_SHOT,
+        help="play the clip as shot (default), mirrored or reversed (lab.playback); the truth "
+        "moves with it, and the report goes to hybrid-<footage>.json",
+    )
     which = p.add_mutually_exclusive_group()
     which.add_argument(
         "--camera",

@@ -15,12 +15,12 @@ worker on the clip's own clock and is scored against the hand-verified truth
 (lab/truth/vtest) like `bench/vision_pipeline.py`; the mirrored and reversed runs against
 the truth mirrored and reversed with them, so no new labelling is taken on trust.
 
-The two footage runs are the nearest thing to a second clip this machine has: the same
-27 people, but every crossing is met from the other side or in the other order, so the
-tracker's choices (who keeps which id, which box starts a track) are made afresh, and the
-detector sees every person mirrored. A tracker setting tuned to this clip's crossings
-tends to lose on them. The reversed run holds the clip in memory (about 1 GB for the
-795 frames).
+The two footage runs (`lab.playback`) are the nearest thing to a second clip this machine
+has: the same 27 people, but every crossing is met from the other side or in the other
+order, so the tracker's choices (who keeps which id, which box starts a track) are made
+afresh, and the detector sees every person mirrored. A tracker setting tuned to this
+clip's crossings tends to lose on them. The reversed run holds the clip in memory (about
+1 GB).
 
 It prints each run, then the mean and the lowest of `idf1`, `event_recall` and
 `event_precision` (JSON last line): a setting or a change that only holds on one of the
@@ -40,10 +40,8 @@ import json
 import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from typing import Any
 
-import numpy as np
 import pydantic
 import yaml
 
@@ -51,37 +49,17 @@ from bench.vision_pipeline import VTEST_FPS, WorkerRun, read_video, shipped_pers
 from devices.cameras import Image
 from gateway.config.loader import format_path
 from gateway.config.vision import CameraConfig, ModelConfig
-from gateway.inference.geometry import Box
 from lab.evaluation import TrackPath, TrackRecorder, match_events
 from lab.footage import fetch_vtest
 from lab.mot import score_mot
+from lab.playback import Footage, footage_frames, footage_truth
 from lab.truth import vtest_truth
 
-__all__ = [
-    "Footage",
-    "Variant",
-    "VariantScore",
-    "footage_frames",
-    "footage_truth",
-    "main",
-    "score_variant",
-    "variants",
-    "with_settings",
-]
+__all__ = ["Variant", "VariantScore", "main", "score_variant", "variants", "with_settings"]
 
 THRESHOLD_STEP = 0.05
 """Smaller steps can fall between the int8 model's score levels (0.28 runs as 0.30)."""
 FULL_FRAME_STEP_S = 0.5
-
-
-class Footage(StrEnum):
-    """How the clip is played to a variant (and its truth changed to match)."""
-
-    AS_SHOT = "as shot"
-    MIRRORED = "mirrored"
-    """Every frame flipped left to right."""
-    REVERSED = "reversed"
-    """The frames in the opposite order (people walk backwards through the same scene)."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -166,36 +144,6 @@ def variants(threads: int, settings: Sequence[str] = ()) -> list[Variant]:
         Variant("mirrored", cam, model, Footage.MIRRORED),
         Variant("reversed", cam, model, Footage.REVERSED),
     ]
-
-
-def footage_frames(frames: Iterator[Image], footage: Footage) -> Iterator[Image]:
-    """The clip's `frames` as `footage` plays them."""
-    if footage is Footage.MIRRORED:
-        return (np.ascontiguousarray(image[:, ::-1]) for image in frames)
-    if footage is Footage.REVERSED:
-        return reversed(list(frames))
-    return frames
-
-
-def footage_truth(
-    truth: Sequence[TrackPath], footage: Footage, *, frames: int, width: int
-) -> list[TrackPath]:
-    """The truth of the first `frames` frames (`width` pixels wide) as `footage` plays them."""
-    seen = [
-        TrackPath(p.id, {f: b for f, b in p.boxes.items() if f < frames})
-        for p in truth
-        if any(f < frames for f in p.boxes)
-    ]
-    if footage is Footage.MIRRORED:
-        return [
-            TrackPath(
-                p.id, {f: Box(width - b.x2, b.y1, width - b.x1, b.y2) for f, b in p.boxes.items()}
-            )
-            for p in seen
-        ]
-    if footage is Footage.REVERSED:
-        return [TrackPath(p.id, {frames - 1 - f: b for f, b in p.boxes.items()}) for p in seen]
-    return seen
 
 
 def _weaker_tracks(cam: CameraConfig) -> CameraConfig:
