@@ -246,6 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         "rejected": results.get("rejected", 0),
         "relabelled": results.get("relabelled", 0),
         "split": results.get("split", 0),
+        "duplicate": results.get("duplicate", 0),
         "unsure": results.get("unsure", 0),
         "unknown_named": sum(unknown_names(run).values()),
         "unknown_names": unknown_names(run),

@@ -103,13 +103,21 @@ class DetectionData(Payload):
         None, description="`cloud` on a correction a cloud verdict made (and after it)."
     )
     verdict_id: str | None = Field(None, description="Id of the `cloud.verdict` event applied.")
-    verdict: Literal["confirmed", "rejected", "relabelled", "split", "named"] | None = Field(
+    verdict: (
+        Literal["confirmed", "rejected", "relabelled", "split", "named", "duplicate"] | None
+    ) = Field(
         None,
         description="What the cloud's verdict did to this track (`named`: an unknown "
-        "object the cloud gave its label).",
+        "object the cloud gave its label; `duplicate`: retracted, every person the cloud "
+        "found in its crop being another track's).",
     )
     split_of: int | None = Field(
         None, description="The track the cloud split this one from (its people, one each)."
+    )
+    duplicate_of: int | None = Field(
+        None,
+        description="On a `duplicate` retraction: the track that reports the person this "
+        "one was following.",
     )
 
 

@@ -1,7 +1,8 @@
 """What the cloud's verdicts did to a camera's events, from the gateway's stats.
 
 The camera's verdict sink counts every verdict by what it did (`camera_verdicts{result}`:
-confirmed, rejected = retracted, relabelled, split, named) or why it changed nothing
+confirmed, rejected = retracted, relabelled, split, named, duplicate = retracted as
+another track's person) or why it changed nothing
 (unsure, disputed, unnamed, repeated, unknown_track, box_outside, malformed,
 model_version); the edge counts the faces it blurred on the crops it sent
 (`camera_faces_redacted`). The progress line and the report read them from the same
@@ -17,7 +18,7 @@ from gateway.stats_registry import SnapshotValue
 
 __all__ = ["APPLIED", "Corrections", "corrections", "corrections_line"]
 
-APPLIED = ("confirmed", "rejected", "relabelled", "split", "named")
+APPLIED = ("confirmed", "rejected", "relabelled", "split", "named", "duplicate")
 """The results that correct (or confirm) an event; every other result changed nothing."""
 
 
@@ -33,6 +34,8 @@ class Corrections:
     """Tracks the cloud saw as several people, each then its own event."""
     named: int
     """Unknown objects the cloud gave a label (announced with it)."""
+    duplicate: int = 0
+    """Tracks retracted because every person in their crop was another track's."""
     unchanged: dict[str, int] = field(default_factory=dict)
     """Verdicts that changed nothing, by why (unnamed, repeated, unknown_track, ...)."""
     faces_redacted: int = 0
@@ -41,7 +44,14 @@ class Corrections:
     @property
     def applied(self) -> int:
         """Verdicts that confirmed or corrected an event."""
-        return self.confirmed + self.rejected + self.relabelled + self.split + self.named
+        return (
+            self.confirmed
+            + self.rejected
+            + self.relabelled
+            + self.split
+            + self.named
+            + self.duplicate
+        )
 
 
 def corrections(metrics: Mapping[str, SnapshotValue], camera: str) -> Corrections:
@@ -62,16 +72,17 @@ def corrections(metrics: Mapping[str, SnapshotValue], camera: str) -> Correction
         relabelled=applied["relabelled"],
         split=applied["split"],
         named=applied["named"],
+        duplicate=applied["duplicate"],
         unchanged=dict(sorted(results.items())),
         faces_redacted=blurred,
     )
 
 
 def corrections_line(c: Corrections) -> str:
-    """`7 ok 3 rej 1 relab 0 split 1 named (2 no change), 12 faces blurred` (short)."""
+    """`7 ok 3 rej 1 relab 0 split 1 named 0 dup (2 no change), 12 faces blurred` (short)."""
     unchanged = sum(c.unchanged.values())
     rest = f" ({unchanged} no change)" if unchanged else ""
     return (
         f"{c.confirmed} ok {c.rejected} rej {c.relabelled} relab {c.split} split "
-        f"{c.named} named{rest}, {c.faces_redacted} faces blurred"
+        f"{c.named} named {c.duplicate} dup{rest}, {c.faces_redacted} faces blurred"
     )

@@ -75,6 +75,9 @@ def _hard_case_tile(rec: Recorder, case: HardCaseRecord) -> _Tile:
     )
     if outcome == "rejected" and not rec.rejection_applied(case.id):
         outcome, cloud = "stands", f"{cloud}, not applied"
+    elif outcome == "confirmed" and rec.rejection_applied(case.id):
+        # a yes for someone another track reports: the gateway retracted it (`duplicate`)
+        outcome, cloud = "rejected", f"{cloud}, another track's: retracted"
     return _Tile(
         frame=shot.frame if shot else None,
         box=shot.box if shot else None,

@@ -64,7 +64,14 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
   placed inside the track's box as the cloud saw it, ending with the track; the counts
   follow. Boxes sharing 60% of the smaller one are one person (a judge may find a person
   twice), and a person another live track already reports gets no second lifecycle (the
-  track's box still narrows to its own person).
+  track's box still narrows to its own person);
+- `duplicate` (confirmed, but every person the cloud found in the crop is another live
+  track's box, IoU >= `SAME_BOX`): a `retract` with `duplicate_of` (the track that has
+  the person this one was following). The edge saw someone twice: a second track on one
+  person, or a box over a pair who are both tracked. A box that merely holds a person (a
+  pair's, beside a track on one of them) is not theirs. A later crop of the retracted
+  track saying the same is `repeated`; one that shows someone untracked announces it
+  again, as after a `rejected`.
 
 A verdict for a track the publisher does not know (or no longer remembers), or already
 corrected the same way, changes nothing and says why (`Applied`).
@@ -112,6 +119,8 @@ from gateway.vision.unknown import UnknownCrop
 
 __all__ = ["Applied", "CameraPublisher", "detection_data"]
 
+SAME_BOX = 0.6
+"""IoU at which a person the cloud found is another track's box (`duplicate`)."""
 SPLIT_IDS = 1_000_000
 """Ids of the tracks a split makes start here (the tracker's ids stay below)."""
 _REMEMBER_ENDED = 256
@@ -129,6 +138,8 @@ class Applied(StrEnum):
     SPLIT = "split"
     NAMED = "named"
     """An unknown object the cloud named: announced with that label."""
+    DUPLICATE = "duplicate"
+    """Every person the cloud found in the crop is another track's: this one is retracted."""
     UNNAMED = "unnamed"
     """An unknown object the cloud could not name (`other`): it stays unannounced."""
     REPEATED = "repeated"
@@ -149,7 +160,14 @@ class Applied(StrEnum):
 
 
 _CHANGES = frozenset(
-    {Applied.CONFIRMED, Applied.REJECTED, Applied.RELABELLED, Applied.SPLIT, Applied.NAMED}
+    {
+        Applied.CONFIRMED,
+        Applied.REJECTED,
+        Applied.RELABELLED,
+        Applied.SPLIT,
+        Applied.NAMED,
+        Applied.DUPLICATE,
+    }
 )
 
 DETECTION = Kind.VISION_DETECTION
@@ -203,12 +221,21 @@ class _Announced:
     """An unknown object (`gateway.vision.unknown`): announced only once the cloud names it."""
     unnamed: bool = False
     """The cloud answered that it cannot name it."""
+    duplicate_of: int | None = None
+    """After a `duplicate` retraction: the track that reports its person."""
 
     def verification(self) -> dict[str, Any]:
         """The cloud's fields this track's events carry (none before a verdict)."""
         if self.verdict_id is None:
             return {}
-        return {"verified_by": "cloud", "verdict_id": self.verdict_id, "verdict": self.verdict}
+        out: dict[str, Any] = {
+            "verified_by": "cloud",
+            "verdict_id": self.verdict_id,
+            "verdict": self.verdict,
+        }
+        if self.duplicate_of is not None:
+            out["duplicate_of"] = self.duplicate_of
+        return out
 
 
 def _wall(monotonic_ts: float) -> float:
@@ -565,6 +592,16 @@ class CameraPublisher:
             self._retract(a, verdict_id)
             return Applied.REJECTED
         people = distinct_people(verdict.people or ())
+        if verdict.verdict == "confirmed" and people and not a.children:
+            shot = verdict.box or track.best_box
+            holders = [self._holder(p, track.id) for p in people]
+            owner = holders[max(range(len(people)), key=lambda i: shot.iou(people[i]))]
+            if owner is not None and all(h is not None for h in holders):
+                if a.retracted:
+                    return Applied.REPEATED
+                a.duplicate_of = owner
+                self._retract(a, verdict_id, outcome="duplicate")
+                return Applied.DUPLICATE
         if verdict.verdict == "confirmed" and len(people) > 1 and not a.children:
             shot = verdict.box or track.best_box
             own = max(people, key=shot.iou)  # the person the track has been following
@@ -595,10 +632,10 @@ class CameraPublisher:
         self._publish_counts()
         return Applied(outcome)
 
-    def _retract(self, a: _Announced, verdict_id: str) -> None:
+    def _retract(self, a: _Announced, verdict_id: str, outcome: str = "rejected") -> None:
         assert a.track is not None
         a.retracted = True
-        a.verdict_id, a.verdict = verdict_id, "rejected"
+        a.verdict_id, a.verdict = verdict_id, outcome
         self._labels.pop(a.track.id, None)
         self._emit_detection(a.track, "retract", a.snapshot, a=a)
         for child in a.children:
@@ -630,6 +667,21 @@ class CameraPublisher:
             if person.overlap_of_smaller(t.box) >= SAME_PERSON:
                 return True
         return False
+
+    def _holder(self, person: Box, track_id: int) -> int | None:
+        """The other live, announced track whose box is `person` (IoU `SAME_BOX`), if any.
+
+        Stricter than `_reported`: a box that merely holds the person (a pair's) is not
+        theirs, so a track is never retracted for a group box beside it."""
+        best, holder = SAME_BOX, None
+        for other in self._announced.values():
+            t = other.track
+            if t is None or t.id == track_id or other.retracted or other.unknown or other.ended:
+                continue
+            iou = person.iou(t.box)
+            if iou >= best:
+                best, holder = iou, t.id
+        return holder
 
     def _split(self, a: _Announced, verdict_id: str, places: list[Placement]) -> None:
         assert a.track is not None

@@ -161,7 +161,8 @@ def check_corrections(report: dict[str, Any], out: Path, stdout: str) -> None:
     fixed = report["corrections"]
     assert fixed["camera"] == "demo_cam"
     applied = fixed["applied"]
-    done = sum(applied[k] for k in ("confirmed", "rejected", "relabelled", "split", "named"))
+    kinds = ("confirmed", "rejected", "relabelled", "split", "named", "duplicate")
+    done = sum(applied[k] for k in kinds)
     assert done >= 1
     # Every verdict the cloud sent back was either applied or counted with why not (the
     # stats are read before the gateway stops: verdicts for its last crops can come after).

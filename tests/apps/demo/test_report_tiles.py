@@ -80,3 +80,18 @@ def test_a_retraction_on_another_verdict_does_not_count() -> None:
     _verdict(recorder, "case-2", "rejected")
     assert _hard_case_tile(recorder, first).colour == _COLOURS["rejected"]
     assert _hard_case_tile(recorder, second).colour == _COLOURS["stands"]
+
+
+@pytest.mark.parametrize("retracted", [True, False])
+def test_a_yes_the_gateway_retracted_as_a_duplicate_is_drawn_retracted(retracted: bool) -> None:
+    recorder = Recorder(EventRouter(("*",), ()))
+    case = _case(recorder, "case-1")
+    verdict = _verdict(recorder, "case-1", "confirmed")
+    if retracted:  # every person in the crop was another track's
+        _retract(recorder, verdict)
+    tile = _hard_case_tile(recorder, case)
+    if retracted:
+        assert tile.colour == _COLOURS["rejected"]
+        assert tile.detail.endswith("another track's: retracted")
+    else:
+        assert tile.colour == _COLOURS["confirmed"] != _COLOURS["rejected"]

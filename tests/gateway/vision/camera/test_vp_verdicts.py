@@ -388,3 +388,68 @@ async def test_a_no_after_a_yes_leaves_the_confirmed_track_standing(
     assert (gone["track_id"], gone["phase"], gone["verdict_id"]) == (2, "retract", retracted.id)
     await rig.retained(count, "1")
     assert rig.sink.results == {"confirmed": 1, "disputed": 1, "rejected": 1}
+
+
+def _person(t: Track, box: Box) -> CropBox:
+    """`box` (source pixels) as a person in the crop `report(t)` cuts around `t`."""
+    crop = t.box.expand(8)
+    return CropBox(
+        (box.x1 - crop.x1) / crop.width,
+        (box.y1 - crop.y1) / crop.height,
+        (box.x2 - crop.x1) / crop.width,
+        (box.y2 - crop.y1) / crop.height,
+    )
+
+
+async def test_a_track_whose_people_are_all_other_tracks_is_retracted_as_a_duplicate(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """A second track on someone already reported: the cloud finds only that person."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    first, again = track(1, x=100.0), track(2, x=104.0)  # 2 follows 1's person too
+    wide = replace(track(4, x=300.0), box=Box(300.0, 100.0, 380.0, 200.0))  # a pair's box
+    inside = track(3, x=300.0)  # the pair's left person: its box is half the pair box
+    tracks = (first, again, inside, wide)
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t) for t in tracks)))
+    await rig.detections(4)
+    await rig.retained(count, "4")
+
+    verdict = rig.answer(rig.case_of(2), Outcome.CONFIRMED, people=(_person(again, first.box),))
+    (gone,) = await rig.detections(1)
+    assert (gone["track_id"], gone["phase"]) == (2, "retract")
+    assert (gone["verdict"], gone["duplicate_of"], gone["verdict_id"]) == (
+        "duplicate",
+        1,
+        verdict.id,
+    )
+    await rig.retained(count, "3")
+
+    # A later crop of 2 saying the same: it stays retracted, nothing is announced again.
+    rig.answer(rig.case_of(2), Outcome.CONFIRMED, people=(_person(again, first.box),))
+    # A person inside another track's pair box is not that track's: 3 is confirmed.
+    rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=(_person(inside, inside.box),))
+    (kept,) = await rig.detections(1)
+    assert (kept["track_id"], kept["phase"], kept["verdict"]) == (3, "update", "confirmed")
+    assert "duplicate_of" not in kept or kept["duplicate_of"] is None
+    assert rig.sink.results == {"duplicate": 1, "repeated": 1, "confirmed": 1}
+
+
+async def test_a_split_whose_people_all_have_tracks_is_a_duplicate_not_a_narrowed_track(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """A box over two people who are both tracked: it reports no one, so it goes."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    left, right = track(1, x=100.0), track(2, x=140.0)
+    pair = replace(track(3, x=100.0), box=Box(100.0, 100.0, 180.0, 200.0))
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t) for t in (left, right, pair))))
+    await rig.detections(3)
+    await rig.retained(count, "3")
+    both = (_person(pair, left.box), _person(pair, right.box))
+    rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=both)
+    (gone,) = await rig.detections(1)
+    assert (gone["track_id"], gone["phase"], gone["verdict"]) == (3, "retract", "duplicate")
+    assert gone["duplicate_of"] in (1, 2)
+    await rig.retained(count, "2")
+    assert rig.sink.results == {"duplicate": 1}
