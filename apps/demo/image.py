@@ -73,9 +73,9 @@ def _hard_case_tile(rec: Recorder, case: HardCaseRecord) -> _Tile:
         if verdict
         else "cloud: no verdict yet"
     )
-    if outcome == "rejected" and not rec.rejection_applied(case.id):
+    if outcome == "rejected" and not rec.retracted_on(case.id):
         outcome, cloud = "stands", f"{cloud}, not applied"
-    elif outcome == "confirmed" and rec.rejection_applied(case.id):
+    elif outcome == "confirmed" and rec.retracted_on(case.id):
         # a yes for someone another track reports: the gateway retracted it (`duplicate`)
         outcome, cloud = "rejected", f"{cloud}, another track's: retracted"
     return _Tile(

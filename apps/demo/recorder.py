@@ -203,9 +203,10 @@ class Recorder:
         step = max(1, len(frames) // n)
         return frames[::step][:n]
 
-    def rejection_applied(self, hard_case_id: str) -> bool:
-        """Whether the gateway retracted the track on this hard case's verdict (a no for a
-        track the cloud confirmed on another crop, or a repeated one, changes nothing)."""
+    def retracted_on(self, hard_case_id: str) -> bool:
+        """Whether the gateway retracted the track on this hard case's verdict: a no it
+        applied, or a yes for someone another track reports (`duplicate`). A no for a
+        track the cloud confirmed on another crop, or a repeated one, changes nothing."""
         return self.verdict_events.get(hard_case_id, "") in self.retracted_by
 
     def verdict_counts(self) -> Counter[str]:

@@ -91,7 +91,7 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
@@ -594,25 +594,23 @@ class CameraPublisher:
         people = distinct_people(verdict.people or ())
         if verdict.verdict == "confirmed" and people and not a.children:
             shot = verdict.box or track.best_box
+            own = max(people, key=shot.iou)  # the person the track has been following
             holders = [self._holder(p, track.id) for p in people]
-            owner = holders[max(range(len(people)), key=lambda i: shot.iou(people[i]))]
-            if owner is not None and all(h is not None for h in holders):
+            if None not in holders:  # everyone in the crop is another track's
                 if a.retracted:
                     return Applied.REPEATED
-                a.duplicate_of = owner
+                a.duplicate_of = holders[people.index(own)]
                 self._retract(a, verdict_id, outcome="duplicate")
                 return Applied.DUPLICATE
-        if verdict.verdict == "confirmed" and len(people) > 1 and not a.children:
-            shot = verdict.box or track.best_box
-            own = max(people, key=shot.iou)  # the person the track has been following
-            others = [p for p in people if p is not own and not self._reported(p, track.id)]
-            places = place_people(shot, [own, *others])
-            if places is None:
-                return Applied.BOX_OUTSIDE
-            if a.retracted:
-                self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
-            self._split(a, verdict_id, places)
-            return Applied.SPLIT
+            if len(people) > 1:
+                others = [p for p in people if p is not own and not self._reported(p, track.id)]
+                places = place_people(shot, [own, *others])
+                if places is None:
+                    return Applied.BOX_OUTSIDE
+                if a.retracted:
+                    self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
+                self._split(a, verdict_id, places)
+                return Applied.SPLIT
         outcome = "confirmed" if verdict.verdict == "confirmed" else "relabelled"
         if a.retracted:
             self._reinstate(a, verdict_id, outcome, verdict.cloud_label)
@@ -658,15 +656,20 @@ class CameraPublisher:
             self._labels[a.track.id] = label
         self._publish_counts()
 
-    def _reported(self, person: Box, track_id: int) -> bool:
-        """Whether another live, announced track already reports `person` (its box there)."""
+    def _other_boxes(self, track_id: int) -> Iterator[tuple[int, Box]]:
+        """Every other live, announced, unretracted track's id and box (ended ones have
+        left `_announced`; unknown objects are not reported)."""
         for other in self._announced.values():
             t = other.track
             if t is None or t.id == track_id or other.retracted or other.unknown:
                 continue
-            if person.overlap_of_smaller(t.box) >= SAME_PERSON:
-                return True
-        return False
+            yield t.id, t.box
+
+    def _reported(self, person: Box, track_id: int) -> bool:
+        """Whether another live, announced track already reports `person` (its box there)."""
+        return any(
+            person.overlap_of_smaller(box) >= SAME_PERSON for _, box in self._other_boxes(track_id)
+        )
 
     def _holder(self, person: Box, track_id: int) -> int | None:
         """The other live, announced track whose box is `person` (IoU `SAME_BOX`), if any.
@@ -674,13 +677,10 @@ class CameraPublisher:
         Stricter than `_reported`: a box that merely holds the person (a pair's) is not
         theirs, so a track is never retracted for a group box beside it."""
         best, holder = SAME_BOX, None
-        for other in self._announced.values():
-            t = other.track
-            if t is None or t.id == track_id or other.retracted or other.unknown or other.ended:
-                continue
-            iou = person.iou(t.box)
+        for other_id, box in self._other_boxes(track_id):
+            iou = person.iou(box)
             if iou >= best:
-                best, holder = iou, t.id
+                best, holder = iou, other_id
         return holder
 
     def _split(self, a: _Announced, verdict_id: str, places: list[Placement]) -> None:
