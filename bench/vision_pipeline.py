@@ -57,6 +57,7 @@ from gateway.vision.analyzer import FrameAnalyzer, FrameOutcome
 from gateway.vision.camera import CameraWorker
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.component import build_detector
+from gateway.vision.tracker import ObjectTracker
 from lab.evaluation import TrackRecorder, match_events
 from lab.footage import fetch_vtest
 from lab.mot import score_mot, write_mot
@@ -112,9 +113,11 @@ def shipped_person_camera() -> tuple[CameraConfig, ModelConfig]:
 class WorkerRun:
     """A camera worker thread fed one frame at a time (none skipped), timed per batch."""
 
-    def __init__(self, cam: CameraConfig, model: ModelConfig | None) -> None:
+    def __init__(
+        self, cam: CameraConfig, model: ModelConfig | None, *, tracker: ObjectTracker | None = None
+    ) -> None:
         detector = build_detector(model) if model is not None else None
-        analyzer = FrameAnalyzer(cam, model, detector)
+        analyzer = FrameAnalyzer(cam, model, detector, tracker=tracker)
         self._done: queue.SimpleQueue[FrameOutcome] = queue.SimpleQueue()
         self.worker = CameraWorker(
             camera_id="bench",

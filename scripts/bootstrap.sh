@@ -59,6 +59,10 @@ if [[ $want_test -eq 1 ]]; then
   # it pins paho-mqtt 1.6.1 and aiohttp 3.9.3, which this venv cannot share.
   echo "checking the Home Assistant test venv ..." >&2
   .venv/bin/python -m tests.support.ha_env >/dev/null
+  # norfair (Frigate's tracker, scored beside edgegw's by bench.trackers and its test) in
+  # its own venv under the data dir: norfair 2.3.0 pins numpy < 2.
+  echo "checking the norfair venv ..." >&2
+  .venv/bin/python -m lab.norfair_env >/dev/null
   # The status page is tested in a real browser: Debian's Chromium and its driver
   # (Selenium drives them; no browser is downloaded).
   if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then

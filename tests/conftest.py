@@ -26,6 +26,7 @@ from gateway.datadir import default_data_dir
 from gateway.errors import ModelError
 from gateway.inference import catalog
 from lab import footage, samples
+from lab.norfair_env import NorfairEnvError, ensure_norfair_python
 from tests.support.assets import (
     DEFAULT_RUN_MODELS,
     JUDGE_MODEL_NAMES,
@@ -152,6 +153,15 @@ def images(data_dir: Path) -> dict[str, npt.NDArray[np.uint8]]:
         return {name: samples.load_sample(name, data_dir) for name in samples.SAMPLES}
     except ModelError as exc:
         unavailable("sample images", exc)
+
+
+@pytest.fixture(scope="session")
+def norfair_python(data_dir: Path) -> Path:
+    """The python of norfair's own venv (built on first use: see `lab.norfair_env`)."""
+    try:
+        return ensure_norfair_python(data_dir)
+    except NorfairEnvError as exc:
+        unavailable("norfair (PyPI)", exc)
 
 
 @pytest.fixture(scope="session")

@@ -112,6 +112,7 @@ class FrameAnalyzer:
         detector: Detector | None = None,
         *,
         redactor: FaceRedactor | None = None,
+        tracker: ObjectTracker | None = None,
     ) -> None:
         self.detector = detector
         self.redactor = redactor
@@ -126,7 +127,8 @@ class FrameAnalyzer:
             classifier = isinstance(detector.decoder, ClassifierDecoder)
             self.mode = "classifier" if classifier else "detector"
         self.motion = MotionDetector(camera.motion)
-        self.tracker = ObjectTracker(camera.tracker)
+        self.tracker = tracker if tracker is not None else ObjectTracker(camera.tracker)
+        """The camera's tracker (`camera.tracker`'s settings unless one is handed in)."""
         self._wanted = frozenset(camera.tracker.labels)
         self._wanted_classes: list[int] = []
         """A classifier's class indices of the tracked labels (found once, not per frame)."""

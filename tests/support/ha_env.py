@@ -34,8 +34,8 @@ from typing import Any
 
 import aiohttp
 
+from lab.venvs import locked_venv, run_step
 from tests.support.processes import terminate
-from tests.support.venvs import locked_venv, run_step
 
 __all__ = [
     "HA_VERSION",

@@ -23,8 +23,8 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.venvs import locked_venv, run_step
 from tests.support.processes import terminate
-from tests.support.venvs import locked_venv, run_step
 
 __all__ = ["KSERVE_VERSION", "KServeEnvError", "KServeProcess", "ensure_kserve_python"]
 

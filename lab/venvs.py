@@ -1,9 +1,10 @@
-"""Third-party servers in their own virtualenvs under the data dir, each built once.
+"""Third-party packages in their own virtualenvs under the data dir, each built once.
 
-KServe and Home Assistant pin versions the project's venv cannot share, so each lives in
-`<data dir>/venvs/<name>`. A lock file keeps two test sessions from building one at once,
-and a stamp file holding what was installed marks a finished build: a venv whose stamp
-differs from what is wanted now (an interrupted build, a changed pin) is built again.
+KServe, Home Assistant (the interop tests) and norfair (`bench.trackers`) pin versions the
+project's venv cannot share, so each lives in `<data dir>/venvs/<name>`. A lock file keeps
+two test sessions from building one at once, and a stamp file holding what was installed
+marks a finished build: a venv whose stamp differs from what is wanted now (an interrupted
+build, a changed pin) is built again.
 """
 
 from __future__ import annotations
