@@ -38,6 +38,7 @@ every tracker alike. Two detection sources:
 The footages (`lab.playback`) are the clip as shot, mirrored and played backwards, each
 against the truth moved with it. It prints one row per tracker and footage, then the mean
 IDF1 and event scores per tracker (JSON last line). About 4 minutes on 2 cores for all.
+`--ablate` adds edgegw with each of its added rules (`RULES`) off in turn: what each buys.
 """
 
 from __future__ import annotations
@@ -65,6 +66,7 @@ from lab.truth import vtest_truth
 
 __all__ = [
     "NORFAIR",
+    "RULES",
     "Row",
     "SeenFrame",
     "TrackerTape",
@@ -72,6 +74,7 @@ __all__ = [
     "plain",
     "record",
     "replay",
+    "without",
 ]
 
 NORFAIR: tuple[NorfairSettings, ...] = (
@@ -188,19 +191,27 @@ def replay(
     return recorder.paths()
 
 
+RULES = (
+    "appearance_weight",
+    "direction_weight",
+    "max_cost",
+    "nested_overlap",
+    "part_overlap",
+    "group_overlap",
+)
+"""The cues and rules added on vtest.avi (`plain` turns all off, `--ablate` one at a time)."""
+
+
+def without(config: TrackerConfig, rule: str) -> TrackerConfig:
+    """`config` with one of `RULES` off (0)."""
+    if rule not in RULES:
+        raise ValueError(f"not one of the tracker's rules: {rule!r}")
+    return config.model_copy(update={rule: 0.0})
+
+
 def plain(config: TrackerConfig) -> TrackerConfig:
     """`config` with every cue and rule added on vtest.avi off: Kalman + ByteTrack's steps."""
-    return config.model_copy(
-        update={
-            "appearance_weight": 0.0,
-            "direction_weight": 0.0,
-            "max_cost": 0.0,
-            "nested_overlap": 0.0,
-            "part_overlap": 0.0,
-            "group_overlap": 0.0,
-            "reid_s": 0.0,
-        }
-    )
+    return config.model_copy(update={**dict.fromkeys(RULES, 0.0), "reid_s": 0.0})
 
 
 def _norfair_frames(seen: Sequence[SeenFrame], tracker: ObjectTracker) -> list[NorfairFrame]:
@@ -255,6 +266,7 @@ def run_footage(
     *,
     limit: int | None,
     norfair_python: Path,
+    ablate: bool = False,
 ) -> list[Row]:
     """Every tracker on one source and footage (the live run's edgegw tracks first)."""
     live = record(cam, model, footage, limit)
@@ -269,6 +281,10 @@ def run_footage(
     if again != live.tracks:
         print(f"  warning: the edgegw replay differs from the live run ({source}, {footage})")
     rows.append(row("edgegw plain", replay(plain(cam.tracker), live.seen, _frames(footage, limit))))
+    if ablate:
+        for rule in RULES:
+            tracks = replay(without(cam.tracker, rule), live.seen, _frames(footage, limit))
+            rows.append(row(f"edgegw without {rule}", tracks))
     frames = _norfair_frames(live.seen, ObjectTracker(cam.tracker))
     rows += [row(s.name, norfair_tracks(norfair_python, s, frames)) for s in NORFAIR]
     return rows
@@ -290,12 +306,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--source", action="append", choices=["regions", "whole frame"], help="(default: both)"
     )
+    parser.add_argument(
+        "--ablate",
+        action="store_true",
+        help="also edgegw with each of its rules off in turn (appearance, direction, ...)",
+    )
     args = parser.parse_args(argv)
     footages = [Footage(f) for f in args.footage] if args.footage else list(Footage)
     python = ensure_norfair_python()
     rows: list[Row] = []
     print(
-        f"{'tracker':<28}{'source':<13}{'footage':<10}{'IDF1':>7}{'MOTA':>7}{'IDsw':>6}"
+        f"{'tracker':<34}{'source':<13}{'footage':<10}{'IDF1':>7}{'MOTA':>7}{'IDsw':>6}"
         f"{'evR':>7}{'evP':>7}{'tracks':>8}"
     )
     for source, (cam, model) in sources(args.threads).items():
@@ -303,11 +324,17 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for footage in footages:
             for r in run_footage(
-                source, cam, model, footage, limit=args.frames, norfair_python=python
+                source,
+                cam,
+                model,
+                footage,
+                limit=args.frames,
+                norfair_python=python,
+                ablate=args.ablate,
             ):
                 rows.append(r)
                 print(
-                    f"{r.tracker:<28}{r.source:<13}{r.footage:<10}{r.idf1:>7.3f}{r.mota:>7.3f}"
+                    f"{r.tracker:<34}{r.source:<13}{r.footage:<10}{r.idf1:>7.3f}{r.mota:>7.3f}"
                     f"{r.id_switches:>6}{r.event_recall:>7.3f}{r.event_precision:>7.3f}{r.tracks:>8}",
                     flush=True,
                 )

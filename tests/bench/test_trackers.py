@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bench.trackers import TrackerTape, main, plain, record, replay, sources
+from bench.trackers import RULES, TrackerTape, main, plain, record, replay, sources, without
 from bench.vision_pipeline import read_video
 from gateway.inference.geometry import Box
 from lab.footage import fetch_vtest
@@ -86,11 +86,26 @@ def test_the_bench_prints_every_tracker_and_the_means(
 ) -> None:
     del norfair_python  # built by the fixture; the bench finds it under the data dir
     argv = ["--frames", "60", "--footage", "as-shot", "--source", "regions", "--threads", "1"]
+    argv.append("--ablate")
     assert main(argv) == 0
     out = capsys.readouterr().out
     assert "replay differs" not in out
     summary = json.loads(out.strip().splitlines()[-1])
     names = {r["tracker"] for r in summary["rows"]}
     assert {"edgegw", "edgegw plain", "norfair as Frigate"} <= names
+    assert {f"edgegw without {rule}" for rule in RULES} <= names
     assert all(0.0 <= r["idf1"] <= 1.0 for r in summary["rows"])
     assert summary["means"]["edgegw / regions"]["idf1"] > 0.3
+
+
+def test_each_ablation_turns_one_rule_off() -> None:
+    cam, _model = sources(threads=1)["regions"]
+    shipped = cam.tracker
+    assert all(getattr(shipped, rule) > 0 for rule in RULES)  # the shipped camera uses each
+    for rule in RULES:
+        changed = without(shipped, rule)
+        assert [r for r in RULES if getattr(changed, r) != getattr(shipped, r)] == [rule]
+        assert getattr(changed, rule) == 0
+    assert all(getattr(plain(shipped), rule) == 0 for rule in RULES)
+    with pytest.raises(ValueError, match="min_hits"):
+        without(shipped, "min_hits")
