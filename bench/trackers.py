@@ -50,18 +50,17 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from bench.vision_pipeline import VTEST_FPS, WorkerRun, read_video, shipped_person_camera
-from bench.vision_robustness import with_settings
+from bench.vision_pipeline import shipped_person_camera
+from bench.vision_robustness import footage_images, play, with_settings
 from devices.cameras import Image
 from gateway.config.tracker import TrackerConfig
 from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.inference.geometry import Box
 from gateway.vision.tracker import DetectionLike, ObjectTracker, TrackUpdate
 from lab.evaluation import TrackPath, TrackRecorder, match_events
-from lab.footage import fetch_vtest
 from lab.mot import score_mot
 from lab.norfair_env import NorfairFrame, NorfairSettings, ensure_norfair_python, norfair_tracks
-from lab.playback import Footage, footage_frames, footage_truth
+from lab.playback import Footage, footage_truth
 from lab.truth import vtest_truth
 
 __all__ = [
@@ -148,28 +147,11 @@ class Row:
     tracks: int
 
 
-def _frames(footage: Footage, limit: int | None) -> Iterator[Image]:
-    return footage_frames(read_video(str(fetch_vtest()), limit), footage)
-
-
 def record(cam: CameraConfig, model: ModelConfig, footage: Footage, limit: int | None) -> Recording:
     """Run the camera on the footage through the worker; keep its tracker's input."""
     tape = TrackerTape(cam.tracker)
-    recorder = TrackRecorder()
-    run = WorkerRun(cam, model, tracker=tape)
-    width = 0
-
-    def played() -> Iterator[Image]:
-        nonlocal width
-        for image in _frames(footage, limit):
-            width = image.shape[1]
-            yield image
-
-    try:
-        run.feed(played(), clip_fps=VTEST_FPS, recorder=recorder)
-    finally:
-        run.worker.stop()
-    return Recording(tape.seen, recorder.paths(), width)
+    played = play(cam, model, footage, limit, tracker=tape)
+    return Recording(tape.seen, played.tracks, played.width)
 
 
 def replay(
@@ -276,14 +258,16 @@ def run_footage(
     def row(name: str, tracks: list[TrackPath]) -> Row:
         return _row(name, tracks, source=source, footage=footage, truth=truth, frames=n)
 
-    again = replay(cam.tracker, live.seen, _frames(footage, limit))
+    again = replay(cam.tracker, live.seen, footage_images(footage, limit))
     rows = [row("edgegw", again)]
     if again != live.tracks:
         print(f"  warning: the edgegw replay differs from the live run ({source}, {footage})")
-    rows.append(row("edgegw plain", replay(plain(cam.tracker), live.seen, _frames(footage, limit))))
+    rows.append(
+        row("edgegw plain", replay(plain(cam.tracker), live.seen, footage_images(footage, limit)))
+    )
     if ablate:
         for rule in RULES:
-            tracks = replay(without(cam.tracker, rule), live.seen, _frames(footage, limit))
+            tracks = replay(without(cam.tracker, rule), live.seen, footage_images(footage, limit))
             rows.append(row(f"edgegw without {rule}", tracks))
     frames = _norfair_frames(live.seen, ObjectTracker(cam.tracker))
     rows += [row(s.name, norfair_tracks(norfair_python, s, frames)) for s in NORFAIR]

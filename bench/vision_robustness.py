@@ -49,13 +49,24 @@ from bench.vision_pipeline import VTEST_FPS, WorkerRun, read_video, shipped_pers
 from devices.cameras import Image
 from gateway.config.loader import format_path
 from gateway.config.vision import CameraConfig, ModelConfig
+from gateway.vision.tracker import ObjectTracker
 from lab.evaluation import TrackPath, TrackRecorder, match_events
 from lab.footage import fetch_vtest
 from lab.mot import score_mot
 from lab.playback import Footage, footage_frames, footage_truth
 from lab.truth import vtest_truth
 
-__all__ = ["Variant", "VariantScore", "main", "score_variant", "variants", "with_settings"]
+__all__ = [
+    "Played",
+    "Variant",
+    "VariantScore",
+    "footage_images",
+    "main",
+    "play",
+    "score_variant",
+    "variants",
+    "with_settings",
+]
 
 THRESHOLD_STEP = 0.05
 """Smaller steps can fall between the int8 model's score levels (0.28 runs as 0.30)."""
@@ -159,15 +170,38 @@ def _threshold(model: ModelConfig, sign: int) -> ModelConfig:
     return model.model_copy(update={"score_threshold": value})
 
 
-def score_variant(variant: Variant, frames: int | None, truth: Sequence[TrackPath]) -> VariantScore:
-    """Run `variant` on vtest.avi (the first `frames`, or all) and score its tracks."""
+@dataclass(slots=True, frozen=True)
+class Played:
+    """The tracks a camera reported on a footage of vtest.avi."""
+
+    tracks: list[TrackPath]
+    frames: int
+    width: int
+    """The frames' width in pixels (a mirrored truth needs it)."""
+
+
+def footage_images(footage: Footage, limit: int | None) -> Iterator[Image]:
+    """vtest.avi's first `limit` frames (all: None), played as `footage`."""
+    return footage_frames(read_video(str(fetch_vtest()), limit), footage)
+
+
+def play(
+    cam: CameraConfig,
+    model: ModelConfig,
+    footage: Footage,
+    limit: int | None,
+    *,
+    tracker: ObjectTracker | None = None,
+) -> Played:
+    """Run the camera (with `tracker`, if given) on the footage through the camera worker,
+    on the clip's own clock, and return the tracks it reported."""
     recorder = TrackRecorder()
-    run = WorkerRun(variant.camera, variant.model)
+    run = WorkerRun(cam, model, tracker=tracker)
     width = 0
 
     def played() -> Iterator[Image]:
         nonlocal width
-        for image in footage_frames(read_video(str(fetch_vtest()), frames), variant.footage):
+        for image in footage_images(footage, limit):
             width = image.shape[1]
             yield image
 
@@ -175,8 +209,14 @@ def score_variant(variant: Variant, frames: int | None, truth: Sequence[TrackPat
         result = run.feed(played(), clip_fps=VTEST_FPS, recorder=recorder)
     finally:
         run.worker.stop()
-    tracks = recorder.paths()
-    seen = footage_truth(truth, variant.footage, frames=result.frames, width=width)
+    return Played(recorder.paths(), result.frames, width)
+
+
+def score_variant(variant: Variant, frames: int | None, truth: Sequence[TrackPath]) -> VariantScore:
+    """Run `variant` on vtest.avi (the first `frames`, or all) and score its tracks."""
+    result = play(variant.camera, variant.model, variant.footage, frames)
+    tracks = result.tracks
+    seen = footage_truth(truth, variant.footage, frames=result.frames, width=result.width)
     mot = score_mot(seen, tracks, frames=range(result.frames))
     events = match_events(tracks, seen)
     return VariantScore(
