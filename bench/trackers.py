@@ -37,7 +37,8 @@ every tracker alike. Two detection sources:
 
 The footages (`lab.playback`) are the clip as shot, mirrored and played backwards, each
 against the truth moved with it. It prints one row per tracker and footage, then the mean
-IDF1 and event scores per tracker (JSON last line). About 4 minutes on 2 cores for all.
+and lowest IDF1 and event scores per tracker (JSON last line). About 4 minutes on 2 cores
+for all.
 `--ablate` adds edgegw with each of its added rules (`RULES`) off in turn: what each buys.
 """
 
@@ -45,20 +46,25 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from bench.vision_pipeline import shipped_person_camera
-from bench.vision_robustness import footage_images, play, with_settings
+from bench.vision_robustness import (
+    VariantScore,
+    footage_images,
+    play,
+    score_tracks,
+    summary,
+    with_settings,
+)
 from devices.cameras import Image
 from gateway.config.tracker import TrackerConfig
 from gateway.config.vision import CameraConfig, ModelConfig
 from gateway.inference.geometry import Box
 from gateway.vision.tracker import DetectionLike, ObjectTracker, TrackUpdate
-from lab.evaluation import TrackPath, TrackRecorder, match_events
-from lab.mot import score_mot
+from lab.evaluation import TrackPath, TrackRecorder
 from lab.norfair_env import NorfairFrame, NorfairSettings, ensure_norfair_python, norfair_tracks
 from lab.playback import Footage, footage_truth
 from lab.truth import vtest_truth
@@ -134,17 +140,11 @@ class Recording:
 
 @dataclass(slots=True, frozen=True)
 class Row:
-    """One tracker on one footage and detection source, against the truth."""
+    """One tracker (the score's `name`) on one footage and detection source."""
 
-    tracker: str
     source: str
     footage: str
-    idf1: float
-    mota: float
-    id_switches: int
-    event_recall: float
-    event_precision: float
-    tracks: int
+    score: VariantScore
 
 
 def record(cam: CameraConfig, model: ModelConfig, footage: Footage, limit: int | None) -> Recording:
@@ -206,30 +206,6 @@ def _norfair_frames(seen: Sequence[SeenFrame], tracker: ObjectTracker) -> list[N
     ]
 
 
-def _row(
-    name: str,
-    tracks: list[TrackPath],
-    *,
-    source: str,
-    footage: Footage,
-    truth: Sequence[TrackPath],
-    frames: int,
-) -> Row:
-    mot = score_mot(truth, tracks, frames=range(frames))
-    events = match_events(tracks, truth)
-    return Row(
-        name,
-        source,
-        footage.value,
-        round(mot.idf1, 4),
-        round(mot.mota, 4),
-        mot.id_switches,
-        round(events.recall, 4),
-        round(events.precision, 4),
-        len(tracks),
-    )
-
-
 def sources(threads: int) -> dict[str, tuple[CameraConfig, ModelConfig]]:
     """The two detection sources: the shipped camera, and it on the whole frame."""
     cam, model = shipped_person_camera()
@@ -256,7 +232,7 @@ def run_footage(
     truth = footage_truth(vtest_truth(), footage, frames=n, width=live.width)
 
     def row(name: str, tracks: list[TrackPath]) -> Row:
-        return _row(name, tracks, source=source, footage=footage, truth=truth, frames=n)
+        return Row(source, footage.value, score_tracks(name, tracks, truth, n))
 
     again = replay(cam.tracker, live.seen, footage_images(footage, limit))
     rows = [row("edgegw", again)]
@@ -317,9 +293,10 @@ def main(argv: list[str] | None = None) -> int:
                 ablate=args.ablate,
             ):
                 rows.append(r)
+                t = r.score
                 print(
-                    f"{r.tracker:<34}{r.source:<13}{r.footage:<10}{r.idf1:>7.3f}{r.mota:>7.3f}"
-                    f"{r.id_switches:>6}{r.event_recall:>7.3f}{r.event_precision:>7.3f}{r.tracks:>8}",
+                    f"{t.name:<34}{r.source:<13}{r.footage:<10}{t.idf1:>7.3f}{t.mota:>7.3f}"
+                    f"{t.id_switches:>6}{t.event_recall:>7.3f}{t.event_precision:>7.3f}{t.tracks:>8}",
                     flush=True,
                 )
     print(
@@ -329,16 +306,15 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def means(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
-    """Mean IDF1 and event scores per tracker and source, over the footages."""
-    out: dict[str, dict[str, float]] = {}
-    keys = sorted({(r.tracker, r.source) for r in rows}, key=lambda k: (k[1], k[0]))
-    for tracker, source in keys:
-        mine = [r for r in rows if r.tracker == tracker and r.source == source]
-        out[f"{tracker} / {source}"] = {
-            key: round(statistics.fmean(float(getattr(r, key)) for r in mine), 4)
-            for key in ("idf1", "event_recall", "event_precision")
-        }
-    return out
+    """Per tracker and source, the mean and lowest IDF1 and event scores over the footages
+    (`bench.vision_robustness.summary`)."""
+    keys = sorted({(r.score.name, r.source) for r in rows}, key=lambda k: (k[1], k[0]))
+    return {
+        f"{name} / {source}": summary(
+            [r.score for r in rows if r.score.name == name and r.source == source]
+        )
+        for name, source in keys
+    }
 
 
 if __name__ == "__main__":

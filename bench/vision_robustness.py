@@ -63,7 +63,9 @@ __all__ = [
     "footage_images",
     "main",
     "play",
+    "score_tracks",
     "score_variant",
+    "summary",
     "variants",
     "with_settings",
 ]
@@ -212,15 +214,14 @@ def play(
     return Played(recorder.paths(), result.frames, width)
 
 
-def score_variant(variant: Variant, frames: int | None, truth: Sequence[TrackPath]) -> VariantScore:
-    """Run `variant` on vtest.avi (the first `frames`, or all) and score its tracks."""
-    result = play(variant.camera, variant.model, variant.footage, frames)
-    tracks = result.tracks
-    seen = footage_truth(truth, variant.footage, frames=result.frames, width=result.width)
-    mot = score_mot(seen, tracks, frames=range(result.frames))
-    events = match_events(tracks, seen)
+def score_tracks(
+    name: str, tracks: Sequence[TrackPath], truth: Sequence[TrackPath], frames: int
+) -> VariantScore:
+    """Score `tracks` against `truth` over the first `frames` frames (MOT and events)."""
+    mot = score_mot(truth, tracks, frames=range(frames))
+    events = match_events(tracks, truth)
     return VariantScore(
-        variant.name,
+        name,
         round(mot.idf1, 4),
         round(mot.mota, 4),
         mot.id_switches,
@@ -228,6 +229,13 @@ def score_variant(variant: Variant, frames: int | None, truth: Sequence[TrackPat
         round(events.precision, 4),
         len(tracks),
     )
+
+
+def score_variant(variant: Variant, frames: int | None, truth: Sequence[TrackPath]) -> VariantScore:
+    """Run `variant` on vtest.avi (the first `frames`, or all) and score its tracks."""
+    result = play(variant.camera, variant.model, variant.footage, frames)
+    seen = footage_truth(truth, variant.footage, frames=result.frames, width=result.width)
+    return score_tracks(variant.name, result.tracks, seen, result.frames)
 
 
 def summary(scores: Sequence[VariantScore]) -> dict[str, float]:

@@ -20,7 +20,7 @@ from typing import Literal
 
 from gateway.inference.geometry import Box
 from lab.evaluation import TrackPath
-from lab.venvs import locked_venv, run_step
+from lab.venvs import pip_venv
 
 __all__ = [
     "NORFAIR_VERSION",
@@ -70,22 +70,12 @@ class NorfairFrame:
 
 def ensure_norfair_python(data_dir: Path | None = None) -> Path:
     """Return the norfair venv's python, building the venv first if it is missing."""
-
-    def install(_venv: Path, python: Path) -> None:
-        run_step(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             *_REQUIREMENTS],
-            f"pip install {' '.join(_REQUIREMENTS)}",
-            error=NorfairEnvError,
-            timeout_s=_PIP_TIMEOUT_S,
-        )  # fmt: skip
-
-    return locked_venv(
+    return pip_venv(
         f"norfair-{NORFAIR_VERSION}",
-        " ".join(_REQUIREMENTS) + "\n",
-        install,
+        _REQUIREMENTS,
         data_dir=data_dir,
         error=NorfairEnvError,
+        timeout_s=_PIP_TIMEOUT_S,
     )
 
 

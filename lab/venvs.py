@@ -12,12 +12,12 @@ from __future__ import annotations
 import fcntl
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from gateway.datadir import default_data_dir
 
-__all__ = ["locked_venv", "run_step"]
+__all__ = ["locked_venv", "pip_venv", "run_step"]
 
 _STAMP = ".edgegw-ready"
 
@@ -55,6 +55,29 @@ def locked_venv(
         install(venv, python)
         stamp.write_text(wanted)
     return python
+
+
+def pip_venv(
+    name: str,
+    requirements: Sequence[str],
+    *,
+    data_dir: Path | None,
+    error: type[RuntimeError],
+    timeout_s: float,
+) -> Path:
+    """Return the python of venv `name` holding `requirements` from PyPI (`pip install`),
+    built first if it is not ready (see `locked_venv`)."""
+
+    def install(_venv: Path, python: Path) -> None:
+        run_step(
+            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+             *requirements],
+            f"pip install {' '.join(requirements)}",
+            error=error,
+            timeout_s=timeout_s,
+        )  # fmt: skip
+
+    return locked_venv(name, " ".join(requirements) + "\n", install, data_dir=data_dir, error=error)
 
 
 def run_step(argv: list[str], what: str, *, error: type[RuntimeError], timeout_s: float) -> None:

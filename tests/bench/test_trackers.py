@@ -91,11 +91,11 @@ def test_the_bench_prints_every_tracker_and_the_means(
     out = capsys.readouterr().out
     assert "replay differs" not in out
     summary = json.loads(out.strip().splitlines()[-1])
-    names = {r["tracker"] for r in summary["rows"]}
+    names = {r["score"]["name"] for r in summary["rows"]}
     assert {"edgegw", "edgegw plain", "norfair as Frigate"} <= names
     assert {f"edgegw without {rule}" for rule in RULES} <= names
-    assert all(0.0 <= r["idf1"] <= 1.0 for r in summary["rows"])
-    assert summary["means"]["edgegw / regions"]["idf1"] > 0.3
+    assert all(0.0 <= r["score"]["idf1"] <= 1.0 for r in summary["rows"])
+    assert summary["means"]["edgegw / regions"]["idf1_mean"] > 0.3
 
 
 def test_each_ablation_turns_one_rule_off() -> None:

@@ -23,7 +23,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.venvs import locked_venv, run_step
+from lab.venvs import pip_venv
 from tests.support.processes import terminate
 
 __all__ = ["KSERVE_VERSION", "KServeEnvError", "KServeProcess", "ensure_kserve_python"]
@@ -42,25 +42,13 @@ class KServeEnvError(RuntimeError):
 
 def ensure_kserve_python(data_dir: Path | None = None) -> Path:
     """Return the KServe venv's python, building the venv first if it is missing."""
-
-    def install(_venv: Path, python: Path) -> None:
-        _run(
-            [str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-             *_REQUIREMENTS],
-            f"pip install {' '.join(_REQUIREMENTS)}",
-        )  # fmt: skip
-
-    return locked_venv(
+    return pip_venv(
         f"kserve-{KSERVE_VERSION}",
-        " ".join(_REQUIREMENTS) + "\n",
-        install,
+        _REQUIREMENTS,
         data_dir=data_dir,
         error=KServeEnvError,
+        timeout_s=_PIP_TIMEOUT_S,
     )
-
-
-def _run(argv: list[str], what: str) -> None:
-    run_step(argv, what, error=KServeEnvError, timeout_s=_PIP_TIMEOUT_S)
 
 
 @dataclass(slots=True)
