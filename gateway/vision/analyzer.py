@@ -28,11 +28,19 @@ from gateway.vision.redact import FaceRedactor
 from gateway.vision.tracker import ObjectTracker, Track, TrackUpdate
 from gateway.vision.unknown import UnknownCrop, UnknownObjects
 
-__all__ = ["FrameAnalyzer", "FrameOutcome", "TrackReport"]
+__all__ = ["FrameAnalyzer", "FrameOutcome", "TrackBox", "TrackReport"]
 
 Mode = Literal["detector", "classifier", "motion"]
 _NMS_IOU = 0.5
 _BOX_COLOUR = (0, 200, 255)
+
+
+@dataclass(slots=True, frozen=True)
+class TrackBox:
+    """One live track's box on one frame."""
+
+    id: int
+    box: Box
 
 
 @dataclass(slots=True, frozen=True)
@@ -54,6 +62,10 @@ class TrackReport:
     """The track's score on that frame."""
     faces: int = 0
     """Faces blurred in the crop (and snapshot)."""
+    scene: tuple[TrackBox, ...] | None = None
+    """Every live track's box on the frame the crop shows, this one's included (None: not
+    known). A verdict may come back long after that frame (a slow link, an outbox
+    backlog): who else was in the picture is judged on it, not on where tracks are then."""
 
 
 @dataclass(slots=True, frozen=True)
@@ -96,6 +108,7 @@ class _BestShot:
     box: Box
     score: float
     index: int = -1
+    scene: tuple[TrackBox, ...] | None = None
 
 
 class FrameAnalyzer:
@@ -136,6 +149,8 @@ class FrameAnalyzer:
             names = detector.decoder.labels
             self._wanted_classes = [i for i, n in enumerate(names) if n in self._wanted]
         self._best: dict[int, _BestShot] = {}
+        self._scene: tuple[TrackBox, ...] = ()
+        """Every live track's box on the latest frame."""
         self._index = -1
         self._size: tuple[int, int] | None = None
         self._last_full_frame: float | None = None
@@ -312,9 +327,10 @@ class FrameAnalyzer:
 
     def _remember(self, image: Image, update: TrackUpdate) -> None:
         live = {t.id: t for t in self.tracker.tracks}
+        self._scene = tuple(TrackBox(t.id, t.box) for t in live.values())
         for track in live.values():
             if track.best_frame_index == self._index:
-                shot = _BestShot(image, track.best_box, track.best_score, self._index)
+                shot = _BestShot(image, track.best_box, track.best_score, self._index, self._scene)
                 self._best[track.id] = shot
         for gone in set(self._best) - set(live) - {t.id for t in update.ended}:
             del self._best[gone]  # tentative tracks that vanished
@@ -334,7 +350,7 @@ class FrameAnalyzer:
             change = max(aspect / max(ref.aspect, 1e-6), ref.aspect / max(aspect, 1e-6))
             if change < ratio and track.label == ref.label:
                 continue
-            shot = _BestShot(image, box, track.score, self._index)
+            shot = _BestShot(image, box, track.score, self._index, self._scene)
             out.append(self._cut(track, shot, snapshot=None))
         return tuple(out)
 
@@ -384,6 +400,7 @@ class FrameAnalyzer:
             shot_box=shot.box,
             shot_score=shot.score,
             faces=faces,
+            scene=shot.scene,
         )
 
     def _finish(self, track: Track) -> TrackReport:

@@ -73,6 +73,12 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
   track saying the same is `repeated`; one that shows someone untracked announces it
   again, as after a `rejected`.
 
+"Another track" in `split` and `duplicate` means another announced, unretracted track on
+the frame the crop shows (`TrackReport.scene`, kept per hard case), ended since or not:
+a verdict can come back seconds or, after an outage, hours later, when tracks have moved
+on and someone else may stand where the crop's person stood. A verdict for a crop the
+publisher no longer remembers compares with the live tracks' boxes now.
+
 A verdict for a track the publisher does not know (or no longer remembers), or already
 corrected the same way, changes nothing and says why (`Applied`).
 
@@ -110,7 +116,7 @@ from gateway.payloads import (
     SnapshotRef,
     VerdictData,
 )
-from gateway.vision.analyzer import FrameOutcome, TrackReport
+from gateway.vision.analyzer import FrameOutcome, TrackBox, TrackReport
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.cascade import AdaptiveBand, Band, hard_case_event
 from gateway.vision.groups import SAME_PERSON, Placement, distinct_people, place_people
@@ -293,6 +299,8 @@ class CameraPublisher:
         """Frame times are monotonic arrival times: record arrival -> event/verdict latency."""
         self._arrived: float | None = None
         self._case_frames: OrderedDict[str, float] = OrderedDict()
+        self._case_scenes: OrderedDict[str, tuple[TrackBox, ...]] = OrderedDict()
+        """Each hard case's scene (`TrackReport.scene`), for its verdict."""
         self._cfg = camera.events
         self._escalate = camera.escalation.enabled
         esc = camera.escalation
@@ -480,6 +488,10 @@ class CameraPublisher:
             faces=report.faces,
         )
         a.crops += 1
+        if report.scene is not None:
+            self._case_scenes[event.id] = report.scene
+            while len(self._case_scenes) > _REMEMBER_CASES:
+                self._case_scenes.popitem(last=False)
         self._send_case(event, report.crop, report.faces, now)
 
     def _send_case(self, event: Event, crop: bytes, faces: int, now: float) -> None:
@@ -595,7 +607,8 @@ class CameraPublisher:
         if verdict.verdict == "confirmed" and people and not a.children:
             shot = verdict.box or track.best_box
             own = max(people, key=shot.iou)  # the person the track has been following
-            holders = [self._holder(p, track.id) for p in people]
+            others = list(self._other_boxes(track.id, self._case_scenes.get(verdict.hard_case_id)))
+            holders = [_holder(p, others) for p in people]
             if None not in holders:  # everyone in the crop is another track's
                 if a.retracted:
                     return Applied.REPEATED
@@ -603,8 +616,8 @@ class CameraPublisher:
                 self._retract(a, verdict_id, outcome="duplicate")
                 return Applied.DUPLICATE
             if len(people) > 1:
-                others = [p for p in people if p is not own and not self._reported(p, track.id)]
-                places = place_people(shot, [own, *others])
+                new = [p for p in people if p is not own and not _reported(p, others)]
+                places = place_people(shot, [own, *new])
                 if places is None:
                     return Applied.BOX_OUTSIDE
                 if a.retracted:
@@ -656,32 +669,23 @@ class CameraPublisher:
             self._labels[a.track.id] = label
         self._publish_counts()
 
-    def _other_boxes(self, track_id: int) -> Iterator[tuple[int, Box]]:
-        """Every other live, announced, unretracted track's id and box (ended ones have
-        left `_announced`; unknown objects are not reported)."""
-        for other in self._announced.values():
-            t = other.track
-            if t is None or t.id == track_id or other.retracted or other.unknown:
+    def _other_boxes(
+        self, track_id: int, scene: tuple[TrackBox, ...] | None
+    ) -> Iterator[tuple[int, Box]]:
+        """Every other announced, unretracted track's id and box on the frame a crop shows
+        (`scene`), ended since or not; unknown objects are not reported. Without a scene
+        (a verdict for a crop this publisher did not keep): the live tracks' boxes now."""
+        if scene is None:
+            for other in self._announced.values():
+                t = other.track
+                if t is not None and t.id != track_id and not other.retracted and not other.unknown:
+                    yield t.id, t.box
+            return
+        for seen in scene:
+            then = self._announced.get(seen.id) or self._ended.get(seen.id)
+            if seen.id == track_id or then is None or then.retracted or then.unknown:
                 continue
-            yield t.id, t.box
-
-    def _reported(self, person: Box, track_id: int) -> bool:
-        """Whether another live, announced track already reports `person` (its box there)."""
-        return any(
-            person.overlap_of_smaller(box) >= SAME_PERSON for _, box in self._other_boxes(track_id)
-        )
-
-    def _holder(self, person: Box, track_id: int) -> int | None:
-        """The other live, announced track whose box is `person` (IoU `SAME_BOX`), if any.
-
-        Stricter than `_reported`: a box that merely holds the person (a pair's) is not
-        theirs, so a track is never retracted for a group box beside it."""
-        best, holder = SAME_BOX, None
-        for other_id, box in self._other_boxes(track_id):
-            iou = person.iou(box)
-            if iou >= best:
-                best, holder = iou, other_id
-        return holder
+            yield seen.id, seen.box
 
     def _split(self, a: _Announced, verdict_id: str, places: list[Placement]) -> None:
         assert a.track is not None
@@ -775,3 +779,21 @@ def _placed(track: Track, place: Placement, track_id: int) -> Track:
     return replace(
         track, id=track_id, box=place.within(track.box), best_box=place.within(track.best_box)
     )
+
+
+def _reported(person: Box, others: Iterable[tuple[int, Box]]) -> bool:
+    """Whether another track (`others`: ids and boxes) already reports `person`."""
+    return any(person.overlap_of_smaller(box) >= SAME_PERSON for _, box in others)
+
+
+def _holder(person: Box, others: Iterable[tuple[int, Box]]) -> int | None:
+    """The other track whose box is `person` (IoU `SAME_BOX`), if any.
+
+    Stricter than `_reported`: a box that merely holds the person (a pair's) is not
+    theirs, so a track is never retracted for a group box beside it."""
+    best, holder = SAME_BOX, None
+    for other_id, box in others:
+        iou = person.iou(box)
+        if iou >= best:
+            best, holder = iou, other_id
+    return holder

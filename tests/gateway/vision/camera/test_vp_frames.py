@@ -135,6 +135,40 @@ def test_analyzer_motion_only_tracks_a_moving_square_and_ends_it_on_flush() -> N
     assert end.ended[0].crop is not None
 
 
+def test_a_crop_carries_every_tracks_box_on_the_frame_it_shows() -> None:
+    """`TrackReport.scene` is the tracks of the crop's own frame (a verdict is judged on
+    it), not of the frame the report is sent on: an end crop shows an earlier frame."""
+    camera = CameraConfig(id="w", source="mqtt:w", tracker=TrackerConfig(min_hits=2))
+    analyzer = FrameAnalyzer(camera)
+    tracks_on: dict[int, dict[int, tuple[float, ...]]] = {}
+    reports: list[tuple[int, TrackReport]] = []
+    for i in range(14):
+        image = np.zeros((240, 320, 3), np.uint8)
+        image[20:80, 20 + 8 * i : 60 + 8 * i] = 255  # A, from the start
+        if i >= 7:
+            image[150:210, 260 - 8 * (i - 7) : 300 - 8 * (i - 7)] = 255  # B comes in later
+        out = analyzer.process(image, i / 10)
+        tracks_on[i] = {t.id: t.box.to_int() for t in analyzer.tracker.tracks}
+        reports += [(i, r) for r in (*out.started, *out.crops, *out.ended)]
+    end = analyzer.flush(2.0)
+    reports += [(14, r) for r in end.ended]
+    cropped = [(sent, r) for sent, r in reports if r.crop is not None]
+    assert len({r.track.id for _, r in cropped}) >= 2, "A and B both cropped"
+    for _, r in cropped:
+        assert r.scene is not None
+        scene = {seen.id: seen.box.to_int() for seen in r.scene}
+        assert scene == tracks_on[r.shot_index]
+        assert r.shot_box is not None
+        assert scene[r.track.id] == r.shot_box.to_int()
+    # At least one crop shows an earlier frame than the one it is sent on, with other
+    # tracks then than at its sending (A's end crop: B was not there yet).
+    assert any(
+        r.shot_index < min(sent, 13)
+        and tracks_on[r.shot_index].keys() != tracks_on[min(sent, 13)].keys()
+        for sent, r in cropped
+    )
+
+
 def test_escalation_band_is_ordered_and_decides() -> None:
     with pytest.raises(ValidationError, match="low < high"):
         EscalationConfig(low=0.9, high=0.5)

@@ -27,7 +27,7 @@ from gateway.inference.geometry import Box
 from gateway.mqtt.bus import MqttBus
 from gateway.mqtt.topics import Topics
 from gateway.stats_registry import Stats
-from gateway.vision.analyzer import FrameOutcome, TrackReport
+from gateway.vision.analyzer import FrameOutcome, TrackBox, TrackReport
 from gateway.vision.camera_stats import CameraStats
 from gateway.vision.corrections import VerdictSink
 from gateway.vision.publisher import SPLIT_IDS, CameraPublisher
@@ -62,10 +62,18 @@ def track(track_id: int, *, best: float = 0.6, t: float = 0.0, x: float = 100.0)
     )
 
 
-def report(t: Track, shot: int = 0) -> TrackReport:
-    """A report with a crop of `t`'s box (8 px margin), as the analyzer cuts it."""
+def report(t: Track, shot: int = 0, scene: tuple[Track, ...] | None = None) -> TrackReport:
+    """A report with a crop of `t`'s box (8 px margin), as the analyzer cuts it; `scene`:
+    the tracks live on the frame the crop shows."""
     return TrackReport(
-        t, None, CROP, t.box.expand(8), shot_index=shot, shot_box=t.box, shot_score=t.score
+        t,
+        None,
+        CROP,
+        t.box.expand(8),
+        shot_index=shot,
+        shot_box=t.box,
+        shot_score=t.score,
+        scene=None if scene is None else tuple(TrackBox(s.id, s.box) for s in scene),
     )
 
 
@@ -453,3 +461,45 @@ async def test_a_split_whose_people_all_have_tracks_is_a_duplicate_not_a_narrowe
     assert gone["duplicate_of"] in (1, 2)
     await rig.retained(count, "2")
     assert rig.sink.results == {"duplicate": 1}
+
+
+async def test_who_else_was_there_is_judged_on_the_frame_the_crop_shows(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """A verdict that comes back late (a slow link, an outbox backlog): the other tracks are
+    taken where they were on the crop's frame, not where they are when it arrives."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    first, again = track(1, x=100.0), track(2, x=104.0)  # 2 follows 1's person too
+    alone = track(3, x=300.0)  # nobody else near 3 on its crop's frame
+    passer = track(4, x=500.0)
+    scene = (first, again, alone, passer)
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t, scene=scene) for t in scene)))
+    await rig.detections(4)
+    await rig.retained(count, "4")
+
+    # Before the verdicts come back, 1 walks off and ends, and 4 walks to where 3 stood.
+    left = replace(first, box=Box(10.0, 100.0, 50.0, 200.0), last_seen=2.0)
+    arrived = replace(passer, box=alone.box, last_seen=2.0)
+    rig.publisher.handle(outcome(2.0, updated=(left, arrived)))
+    rig.publisher.handle(
+        outcome(2.1, ended=(TrackReport(replace(left, last_seen=2.1), None, None),))
+    )
+    (end,) = await rig.detections(1)
+    assert (end["track_id"], end["phase"]) == (1, "end")
+
+    # 2's person was 1's on that frame: 2 goes as 1's duplicate, though 1 has ended.
+    rig.answer(rig.case_of(2), Outcome.CONFIRMED, people=(_person(again, first.box),))
+    (gone,) = await rig.detections(1)
+    assert (gone["track_id"], gone["phase"], gone["verdict"], gone["duplicate_of"]) == (
+        2,
+        "retract",
+        "duplicate",
+        1,
+    )
+    # 3's person is where 4 is now, but 4 was elsewhere on 3's frame: 3 stands, confirmed.
+    rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=(_person(alone, alone.box),))
+    (kept,) = await rig.detections(1)
+    assert (kept["track_id"], kept["phase"], kept["verdict"]) == (3, "update", "confirmed")
+    await rig.retained(count, "2")  # 3 and 4
+    assert rig.sink.results == {"duplicate": 1, "confirmed": 1}
