@@ -53,9 +53,11 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
 
 - `confirmed`: an `update` with `changed: [verified]`;
 - `rejected`: a `retract` event; the track leaves the counts, and sends nothing more
-  (a later confirming verdict announces it again with a `start`). A track the cloud has
-  confirmed on another crop is not retracted by a later no (`disputed`): a crop of an
-  occluded or turning person says less than one that showed the person;
+  (a later confirming verdict announces it again with a `start`, if its crop shows
+  someone new: a person who is not another track's box, nor a box the judge drew around
+  two or more tracked people). A track the cloud has confirmed on another crop is not
+  retracted by a later no (`disputed`): a crop of an occluded or turning person says less
+  than one that showed the person;
 - `relabelled`: an `update` with the cloud's label (`changed: [label, verified]`); the
   counts move to that label;
 - `split` (confirmed with several people in the crop): an `update` of the track (its box
@@ -70,8 +72,8 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
   the person this one was following). The edge saw someone twice: a second track on one
   person, or a box over a pair who are both tracked. A box that merely holds a person (a
   pair's, beside a track on one of them) is not theirs. A later crop of the retracted
-  track saying the same is `repeated`; one that shows someone untracked announces it
-  again, as after a `rejected`.
+  track saying the same is `repeated`; one that shows someone new announces it again, as
+  after a `rejected`.
 
 "Another track" in `split` and `duplicate` means another announced, unretracted track on
 the frame the crop shows (`TrackReport.scene`, kept per hard case), ended since or not:
@@ -609,12 +611,15 @@ class CameraPublisher:
             own = max(people, key=shot.iou)  # the person the track has been following
             others = list(self._other_boxes(track.id, self._case_scenes.get(verdict.hard_case_id)))
             holders = [_holder(p, others) for p in people]
+            held = [p for p, h in zip(people, holders, strict=True) if h is not None]
             if None not in holders:  # everyone in the crop is another track's
                 if a.retracted:
                     return Applied.REPEATED
                 a.duplicate_of = holders[people.index(own)]
                 self._retract(a, verdict_id, outcome="duplicate")
                 return Applied.DUPLICATE
+            if a.retracted and all(_group_of_others(p, others) for p in people if p not in held):
+                return Applied.REPEATED  # it shows no one untracked: it stays retracted
             if len(people) > 1:
                 new = [p for p in people if p is not own and not _reported(p, others)]
                 places = place_people(shot, [own, *new])
@@ -797,3 +802,13 @@ def _holder(person: Box, others: Iterable[tuple[int, Box]]) -> int | None:
         if iou >= best:
             best, holder = iou, other_id
     return holder
+
+
+def _group_of_others(person: Box, others: Iterable[tuple[int, Box]]) -> bool:
+    """Whether `person` is a box around two or more other tracks' people (most of each of
+    their boxes inside it): a group the judge boxed as one, no one new."""
+    inside = sum(
+        box.overlap_of_smaller(person) >= SAME_PERSON and box.area < person.area
+        for _, box in others
+    )
+    return inside >= 2

@@ -503,3 +503,39 @@ async def test_who_else_was_there_is_judged_on_the_frame_the_crop_shows(
     assert (kept["track_id"], kept["phase"], kept["verdict"]) == (3, "update", "confirmed")
     await rig.retained(count, "2")  # 3 and 4
     assert rig.sink.results == {"duplicate": 1, "confirmed": 1}
+
+
+async def test_a_retracted_track_comes_back_only_for_someone_no_other_track_reports(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """After a no, a later crop's yes announces the track again only if it shows someone
+    new: a box the judge drew around two tracked people is not."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    left, right, rover = track(1, x=100.0), track(2, x=140.0), track(3, x=110.0)
+    scene = (left, right, rover)
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t, scene=scene) for t in scene)))
+    await rig.detections(3)
+    await rig.retained(count, "3")
+    rig.answer(rig.case_of(3), Outcome.REJECTED, "background")
+    (gone,) = await rig.detections(1)
+    assert (gone["track_id"], gone["phase"]) == (3, "retract")
+    await rig.retained(count, "2")
+
+    # A yes on a crop whose one person box holds both 1 and 2 (IoU 0.4 with each: not
+    # their box, but not anyone new either): 3 stays retracted.
+    wider = replace(rover, box=Box(105.0, 100.0, 175.0, 200.0), last_seen=0.5)
+    rig.publisher.handle(outcome(0.5, crops=(report(wider, 5, (left, right, wider)),)))
+    both = _person(wider, Box(95.0, 95.0, 185.0, 205.0))
+    rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=(both,))
+    # Then a crop of one person close beside 1 (IoU 0.54 with 1's box, so not 1's box):
+    # someone new, and the yes announces 3 again.
+    away = replace(rover, box=Box(112.0, 100.0, 152.0, 200.0), last_seen=1.0)
+    rig.publisher.handle(outcome(1.0, crops=(report(away, 10, (left, right, away)),)))
+    back = rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=(_person(away, away.box),))
+    (again,) = await rig.detections(1)  # the yes on the pair's box announced nothing
+    reasons = [e.data["reason"] for e in rig.hard_cases if e.data["track_id"] == 3]
+    assert reasons == ["first", "changed", "changed"]
+    assert (again["track_id"], again["phase"], again["verdict_id"]) == (3, "start", back.id)
+    await rig.retained(count, "3")
+    assert rig.sink.results == {"rejected": 1, "repeated": 1, "confirmed": 1}
