@@ -2,7 +2,7 @@
 
     python -m bench.hybrid [--frames N] [--mot-out PATH] [--edge-mot-out PATH]
                            [--camera strong|cheap | --camera-config PATH] [--sweep]
-                           [--footage as-shot|mirrored|reversed]
+                           [--footage as-shot|mirrored|reversed] [--verdict-delay S]
 
 - Camera: `--camera strong` (default) is the shipped camera below; `--camera cheap` the
   first camera of configs/cheap-edge.yaml (whole frame, no motion regions, low threshold,
@@ -16,6 +16,12 @@
   backwards, scored against the truth moved with it; writes hybrid-<footage>.json. The
   same people, every crossing met the other way: the edge's tracker meets situations its
   settings were not chosen on, and the cloud has more to correct.
+
+- `--verdict-delay S`: each verdict is applied S seconds of the clip after its hard case
+  (the cloud call is still made at once and timed as such), as over a slow link or when
+  an outbox backlog drains after an outage; writes hybrid[-<footage>]-delay<S>s.json. The
+  tracks have moved on by then: the camera judges who else was in the crop on the crop's
+  own frame (`TrackReport.scene`), and this measures that it does.
 
 - Edge: the shipped camera of configs/gateway.example.yaml (the bundled SSDLite person
   detector on motion regions plus a periodic whole-frame look, the Kalman tracker, faces
@@ -94,6 +100,14 @@ from lab.playback import Footage, footage_truth
 from lab.truth import vtest_truth
 
 
+def report_name(footage: Footage, verdict_delay_s: float) -> str:
+    """The results file of a run: hybrid[-<footage>][-delay<S>s].json."""
+    name = "hybrid" if footage is Footage.AS_SHOT else f"hybrid-{footage}"
+    if verdict_delay_s > 0:
+        name += f"-delay{verdict_delay_s:g}s"
+    return name + ".json"
+
+
 def _r(value: float | None, digits: int) -> float | None:
     return None if value is None else round(value, digits)
 
@@ -162,9 +176,13 @@ def comparison_lines(c: Comparison) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     """Run the benchmark and print the table and the JSON summary line."""
     args = parse_args(argv)
+    if args.verdict_delay < 0:
+        raise SystemExit("python -m bench.hybrid: --verdict-delay must be 0 or more seconds")
     if args.sweep:
         if args.footage is not Footage.AS_SHOT:
             raise SystemExit("python -m bench.hybrid: --footage is not taken with --sweep")
+        if args.verdict_delay:
+            raise SystemExit("python -m bench.hybrid: --verdict-delay is not taken with --sweep")
         return run_sweep(args)
     started = time.perf_counter()
     clip = args.clip if args.clip is not None else fetch_vtest()
@@ -188,6 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             camera=camera,
             judge_kind=args.judge,
             footage=args.footage,
+            verdict_delay_s=args.verdict_delay,
         )
     )
     frames = range(run.frames)
@@ -253,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
         "faces_in_uploads_before": before,
         "faces_in_uploads_after": after,
         "band": [run.publisher.band.low, run.publisher.band.high],
+        "verdict_delay_s": args.verdict_delay,
         "latency_p50_ms": _r(comparison.latencies["hybrid_event"].p50_ms, 2),
         "latency_p99_ms": _r(comparison.latencies["hybrid_event"].p99_ms, 2),
         "verdict_latency_p50_ms": _r(comparison.latencies["hybrid_verdict"].p50_ms, 2),
@@ -289,7 +309,7 @@ def main(argv: list[str] | None = None) -> int:
         "summary": summary,
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    name = "hybrid.json" if args.footage is Footage.AS_SHOT else f"hybrid-{args.footage}.json"
+    name = report_name(args.footage, args.verdict_delay)
     (args.out / name).write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     print(f"runtime {elapsed:.0f}s; wrote {args.out / name}")
     print(json.dumps(summary, separators=(",", ":")))

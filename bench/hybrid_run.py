@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from apps.demo.comparison import AllCloudCall
 from bench.vision_pipeline import VTEST_FPS, read_video, shipped_person_camera
 from cloud_bridge.oip import OipClient, build_hard_case_request
-from cloud_bridge.uplink import HardCase, verdict_from_response
+from cloud_bridge.uplink import HardCase, Verdict, verdict_from_response
 from devices.cameras import Image, encode_jpeg
 from gateway.cloudlink.sink import EventRouter
 from gateway.cloudlink.verdicts import VerdictPublisher
@@ -181,9 +182,11 @@ async def run_hybrid(
     camera: tuple[CameraConfig, ModelConfig] | None = None,
     judge_kind: JudgeKind = DEFAULT_JUDGE,
     footage: Footage = Footage.AS_SHOT,
+    verdict_delay_s: float = 0.0,
 ) -> HybridRun:
     """Run a camera (default: the shipped one) and its publisher with the cloud in the loop
-    on `clip` as `footage` plays it."""
+    on `clip` as `footage` plays it; each verdict is applied `verdict_delay_s` seconds of
+    the clip after its hard case (0: before the next frame)."""
     cam, model = shipped_person_camera() if camera is None else camera
     model = model.model_copy(update={"num_threads": threads})
     analyzer = FrameAnalyzer(cam, model, build_detector(model), redactor=redactor)
@@ -241,7 +244,7 @@ async def run_hybrid(
             async with asyncio.timeout(30):
                 bound = await port
             async with OipClient(f"http://127.0.0.1:{bound}", timeout=60) as oip:
-                cloud = _Cloud(router, oip, PERSON, publish_verdict, run)
+                cloud = _Cloud(router, oip, PERSON, publish_verdict, run, verdict_delay_s)
                 ts = 0.0
                 due = _DetectClock(cam.detect_fps)
                 played = footage_frames(read_video(str(clip), frames), footage)
@@ -264,13 +267,14 @@ async def run_hybrid(
                         run.ended_best[report.track.id] = report.track.best_score
                     publisher.handle(outcome)
                     run.arrival = None
-                    await cloud.judge(pending)
+                    await cloud.judge(pending, ts)
                     run.frames = index + 1
                 last = analyzer.flush(ts + 1.0)
                 for report in last.ended:
                     run.ended_best[report.track.id] = report.track.best_score
                 publisher.handle(last)
-                await cloud.judge(pending)
+                await cloud.judge(pending, ts + 1.0)
+                cloud.release(math.inf)  # the verdicts still on their way
                 run.allcloud = await _all_cloud(
                     oip,
                     PERSON,
@@ -287,6 +291,14 @@ async def run_hybrid(
 
 
 @dataclass(slots=True, frozen=True)
+class _Held:
+    """A verdict on its way back: applied once the clip reaches `due`."""
+
+    due: float
+    verdict: Verdict
+
+
+@dataclass(slots=True, frozen=True)
 class _Cloud:
     """The uplink's path for hard cases: outbox item, OIP call, verdict event."""
 
@@ -295,9 +307,23 @@ class _Cloud:
     model: str
     publish: VerdictPublisher
     run: HybridRun
+    delay_s: float = 0.0
+    """Clip seconds between a hard case and its verdict being applied (a slow link, an
+    outage's backlog); the OIP call itself is made at once and timed as such."""
+    held: list[_Held] = field(default_factory=list)
 
-    async def judge(self, pending: list[Event]) -> None:
-        """Send the waiting hard cases as the uplink does; publish each verdict."""
+    def release(self, now: float) -> None:
+        """Publish (the camera applies) every held verdict due by clip time `now`."""
+        while self.held and self.held[0].due <= now:
+            self.publish(self.held.pop(0).verdict)
+
+    async def judge(self, pending: list[Event], now: float) -> None:
+        """Send the waiting hard cases as the uplink does; publish each verdict once
+        `delay_s` of the clip has passed (at once with no delay)."""
+        await self._ask(pending, now)
+        self.release(now)
+
+    async def _ask(self, pending: list[Event], now: float) -> None:
         while pending:
             event = pending.pop(0)
             item = self.router.to_item(event)
@@ -320,7 +346,10 @@ class _Cloud:
                 reject_score=VERDICT_REJECT_SCORE,
                 round_trip_ms=ms,
             )
-            self.publish(verdict)  # the camera's VerdictSink applies it here
+            if self.delay_s > 0:
+                self.held.append(_Held(now + self.delay_s, verdict))  # applied by release()
+            else:
+                self.publish(verdict)  # the camera's VerdictSink applies it here
             arrived = self.run.case_arrival.pop(event.id, None)
             if arrived is not None:
                 self.run.verdict_ms.append((time.perf_counter() - arrived) * 1000)
@@ -416,6 +445,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--sweep",
         action="store_true",
         help="cheap and strong, edge-only and with the cloud: sweep.json and sweep.png",
+    )
+    p.add_argument(
+        "--verdict-delay",
+        type=float,
+        default=0.0,
+        metavar="S",
+        help="apply each verdict S seconds of the clip after its hard case, as over a slow "
+        "link or after an outage (default 0: before the next frame); the report goes to "
+        "hybrid[-<footage>]-delay<S>s.json",
     )
     p.add_argument(
         "--judge",

@@ -34,3 +34,26 @@ def test_reversed_footage_is_scored_against_the_reversed_truth(
 def test_footage_is_refused_with_the_sweep() -> None:
     with pytest.raises(SystemExit, match="--footage"):
         main(["--sweep", "--footage", "mirrored"])
+
+
+def test_late_verdicts_are_all_applied_and_reported_apart(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--verdict-delay`: verdicts held past the clip's end are still every one applied."""
+    argv = ["--frames", "60", "--verdict-delay", "100", "--allcloud-frames", "2"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert not (tmp_path / "hybrid.json").exists()  # the shipped report is left alone
+    report = json.loads((tmp_path / "hybrid-delay100s.json").read_text(encoding="utf-8"))
+    assert report["summary"] == summary
+    assert summary["verdict_delay_s"] == 100
+    assert summary["cloud_calls"] >= 3  # the pair walking in is sent by frame 40
+    # Each hard case's verdict was applied once, after every track had ended.
+    assert sum(report["verdict_results"].values()) == summary["cloud_calls"]
+
+
+def test_a_negative_or_swept_verdict_delay_is_refused() -> None:
+    with pytest.raises(SystemExit, match="0 or more"):
+        main(["--verdict-delay", "-1"])
+    with pytest.raises(SystemExit, match="--verdict-delay"):
+        main(["--sweep", "--verdict-delay", "5"])
