@@ -611,15 +611,15 @@ class CameraPublisher:
             own = max(people, key=shot.iou)  # the person the track has been following
             others = list(self._other_boxes(track.id, self._case_scenes.get(verdict.hard_case_id)))
             holders = [_holder(p, others) for p in people]
-            held = [p for p, h in zip(people, holders, strict=True) if h is not None]
             if None not in holders:  # everyone in the crop is another track's
                 if a.retracted:
                     return Applied.REPEATED
                 a.duplicate_of = holders[people.index(own)]
                 self._retract(a, verdict_id, outcome="duplicate")
                 return Applied.DUPLICATE
-            if a.retracted and all(_group_of_others(p, others) for p in people if p not in held):
-                return Applied.REPEATED  # it shows no one untracked: it stays retracted
+            unheld = [p for p, h in zip(people, holders, strict=True) if h is None]
+            if a.retracted and all(_group_of_others(p, others) for p in unheld):
+                return Applied.REPEATED  # it shows no one new: it stays retracted
             if len(people) > 1:
                 new = [p for p in people if p is not own and not _reported(p, others)]
                 places = place_people(shot, [own, *new])
@@ -674,9 +674,7 @@ class CameraPublisher:
             self._labels[a.track.id] = label
         self._publish_counts()
 
-    def _other_boxes(
-        self, track_id: int, scene: tuple[TrackBox, ...] | None
-    ) -> Iterator[tuple[int, Box]]:
+    def _other_boxes(self, track_id: int, scene: tuple[TrackBox, ...] | None) -> Iterator[TrackBox]:
         """Every other announced, unretracted track's id and box on the frame a crop shows
         (`scene`), ended since or not; unknown objects are not reported. Without a scene
         (a verdict for a crop this publisher did not keep): the live tracks' boxes now."""
@@ -684,13 +682,13 @@ class CameraPublisher:
             for other in self._announced.values():
                 t = other.track
                 if t is not None and t.id != track_id and not other.retracted and not other.unknown:
-                    yield t.id, t.box
+                    yield TrackBox(t.id, t.box)
             return
         for seen in scene:
             then = self._announced.get(seen.id) or self._ended.get(seen.id)
             if seen.id == track_id or then is None or then.retracted or then.unknown:
                 continue
-            yield seen.id, seen.box
+            yield seen
 
     def _split(self, a: _Announced, verdict_id: str, places: list[Placement]) -> None:
         assert a.track is not None
@@ -786,29 +784,28 @@ def _placed(track: Track, place: Placement, track_id: int) -> Track:
     )
 
 
-def _reported(person: Box, others: Iterable[tuple[int, Box]]) -> bool:
-    """Whether another track (`others`: ids and boxes) already reports `person`."""
-    return any(person.overlap_of_smaller(box) >= SAME_PERSON for _, box in others)
+def _reported(person: Box, others: Iterable[TrackBox]) -> bool:
+    """Whether another track (`others`) already reports `person` (its box there)."""
+    return any(person.overlap_of_smaller(o.box) >= SAME_PERSON for o in others)
 
 
-def _holder(person: Box, others: Iterable[tuple[int, Box]]) -> int | None:
+def _holder(person: Box, others: Iterable[TrackBox]) -> int | None:
     """The other track whose box is `person` (IoU `SAME_BOX`), if any.
 
     Stricter than `_reported`: a box that merely holds the person (a pair's) is not
     theirs, so a track is never retracted for a group box beside it."""
     best, holder = SAME_BOX, None
-    for other_id, box in others:
-        iou = person.iou(box)
+    for o in others:
+        iou = person.iou(o.box)
         if iou >= best:
-            best, holder = iou, other_id
+            best, holder = iou, o.id
     return holder
 
 
-def _group_of_others(person: Box, others: Iterable[tuple[int, Box]]) -> bool:
-    """Whether `person` is a box around two or more other tracks' people (most of each of
-    their boxes inside it): a group the judge boxed as one, no one new."""
+def _group_of_others(person: Box, others: Iterable[TrackBox]) -> bool:
+    """Whether `person` is a box the judge drew around two or more other tracks' people
+    (most of each of their smaller boxes inside it): a group, no one new."""
     inside = sum(
-        box.overlap_of_smaller(person) >= SAME_PERSON and box.area < person.area
-        for _, box in others
+        o.box.area < person.area and o.box.overlap_of_smaller(person) >= SAME_PERSON for o in others
     )
     return inside >= 2
