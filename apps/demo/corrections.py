@@ -3,8 +3,8 @@
 The camera's verdict sink counts every verdict by what it did (`camera_verdicts{result}`:
 confirmed, rejected = retracted, relabelled, split, named, duplicate = retracted as
 another track's person) or why it changed nothing
-(unsure, disputed, unnamed, repeated, unknown_track, box_outside, malformed,
-model_version); the edge counts the faces it blurred on the crops it sent
+(unsure, disputed, unnamed, repeated, unknown_track, box_outside, other_track,
+malformed, model_version); the edge counts the faces it blurred on the crops it sent
 (`camera_faces_redacted`). The progress line and the report read them from the same
 stats snapshot.
 """

@@ -12,12 +12,13 @@ once per reason: a malformed verdict (`malformed`), a verdict of the judging mod
 (`cloud.model`) from another version than `cloud.model_version` (`model_version`; the
 naming model's verdicts are not checked: the uplink asks it for no version), a verdict
 for a track the camera does not know or no longer remembers (`unknown_track`), people
-boxes outside the crop (`box_outside`). A yes whose people are all other tracks' is a
-`duplicate` retraction (the publisher's docstring says when). A verdict that repeats what
-an earlier one said is counted `repeated`; an unknown object the cloud named is counted
-`named`, one it could not name `unnamed`; a no too weak to retract
-(`cloud.verdict_reject_score`) `unsure`, a no for a track already confirmed on another
-crop `disputed`.
+boxes outside the crop (`box_outside`), a verdict whose hard case the camera cut for
+another track than the one it names (`other_track`: a cloud that echoed it wrongly). A
+yes whose people are all other tracks' is a `duplicate` retraction (the publisher's
+docstring says when). A verdict that repeats what an earlier one said is counted
+`repeated`; an unknown object the cloud named is counted `named`, one it could not name
+`unnamed`; a no too weak to retract (`cloud.verdict_reject_score`) `unsure`, a no for a
+track already confirmed on another crop `disputed`.
 """
 
 from __future__ import annotations

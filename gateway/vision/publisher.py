@@ -81,8 +81,9 @@ a verdict can come back seconds or, after an outage, hours later, when tracks ha
 on and someone else may stand where the crop's person stood. A verdict for a crop the
 publisher no longer remembers compares with the live tracks' boxes now.
 
-A verdict for a track the publisher does not know (or no longer remembers), or already
-corrected the same way, changes nothing and says why (`Applied`).
+A verdict for a track the publisher does not know (or no longer remembers), for a hard
+case it cut for another track, or already corrected the same way, changes nothing and says
+why (`Applied`).
 
 Unknown objects (`objects.unknown`, `gateway.vision.unknown`): motion no detection
 explains is announced to nobody at first; when it qualifies, its crop goes up as a
@@ -160,6 +161,8 @@ class Applied(StrEnum):
     """Not a track of this camera, or ended too long ago."""
     BOX_OUTSIDE = "box_outside"
     """The people the cloud found are not where the crop was cut."""
+    OTHER_TRACK = "other_track"
+    """The hard case it answers was cut for another track than the verdict names."""
 
     @property
     def changed(self) -> bool:
@@ -189,6 +192,14 @@ class _Snapshot:
 
     score: float
     ts: float
+
+
+@dataclass(slots=True, frozen=True)
+class _CaseScene:
+    """The track a hard case was cut for, and every track's box on its crop's frame."""
+
+    track_id: int
+    scene: tuple[TrackBox, ...] | None
 
 
 @dataclass(slots=True)
@@ -301,8 +312,9 @@ class CameraPublisher:
         """Frame times are monotonic arrival times: record arrival -> event/verdict latency."""
         self._arrived: float | None = None
         self._case_frames: OrderedDict[str, float] = OrderedDict()
-        self._case_scenes: OrderedDict[str, tuple[TrackBox, ...]] = OrderedDict()
-        """Each hard case's scene (`TrackReport.scene`), for its verdict."""
+        self._case_scenes: OrderedDict[str, _CaseScene] = OrderedDict()
+        """Each hard case's track and scene (`TrackReport.scene`), for its verdict (the
+        newest `_REMEMBER_CASES`)."""
         self._cfg = camera.events
         self._escalate = camera.escalation.enabled
         esc = camera.escalation
@@ -490,10 +502,9 @@ class CameraPublisher:
             faces=report.faces,
         )
         a.crops += 1
-        if report.scene is not None:
-            self._case_scenes[event.id] = report.scene
-            while len(self._case_scenes) > _REMEMBER_CASES:
-                self._case_scenes.popitem(last=False)
+        self._case_scenes[event.id] = _CaseScene(track.id, report.scene)
+        while len(self._case_scenes) > _REMEMBER_CASES:
+            self._case_scenes.popitem(last=False)
         self._send_case(event, report.crop, report.faces, now)
 
     def _send_case(self, event: Event, crop: bytes, faces: int, now: float) -> None:
@@ -590,6 +601,9 @@ class CameraPublisher:
         a = None if tid is None else (self._announced.get(tid) or self._ended.get(tid))
         if a is None or a.track is None:
             return Applied.UNKNOWN_TRACK
+        case = self._case_scenes.get(verdict.hard_case_id)
+        if case is not None and case.track_id != tid:
+            return Applied.OTHER_TRACK  # a cloud that echoed the hard case wrongly
         track = a.track
         if a.unknown and a.verdict_id is None:
             return self._name(a, verdict_id, verdict)
@@ -607,28 +621,10 @@ class CameraPublisher:
             return Applied.REJECTED
         people = distinct_people(verdict.people or ())
         if verdict.verdict == "confirmed" and people and not a.children:
-            shot = verdict.box or track.best_box
-            own = max(people, key=shot.iou)  # the person the track has been following
-            others = list(self._other_boxes(track.id, self._case_scenes.get(verdict.hard_case_id)))
-            holders = [_holder(p, others) for p in people]
-            if None not in holders:  # everyone in the crop is another track's
-                if a.retracted:
-                    return Applied.REPEATED
-                a.duplicate_of = holders[people.index(own)]
-                self._retract(a, verdict_id, outcome="duplicate")
-                return Applied.DUPLICATE
-            unheld = [p for p, h in zip(people, holders, strict=True) if h is None]
-            if a.retracted and all(_group_of_others(p, others) for p in unheld):
-                return Applied.REPEATED  # it shows no one new: it stays retracted
-            if len(people) > 1:
-                new = [p for p in people if p is not own and not _reported(p, others)]
-                places = place_people(shot, [own, *new])
-                if places is None:
-                    return Applied.BOX_OUTSIDE
-                if a.retracted:
-                    self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
-                self._split(a, verdict_id, places)
-                return Applied.SPLIT
+            scene = None if case is None else case.scene
+            done = self._judge_people(a, verdict_id, verdict, people, scene)
+            if done is not None:
+                return done
         outcome = "confirmed" if verdict.verdict == "confirmed" else "relabelled"
         if a.retracted:
             self._reinstate(a, verdict_id, outcome, verdict.cloud_label)
@@ -647,6 +643,42 @@ class CameraPublisher:
         self._emit_detection(track, "update", a.snapshot, changed=changed, a=a)
         self._publish_counts()
         return Applied(outcome)
+
+    def _judge_people(
+        self,
+        a: _Announced,
+        verdict_id: str,
+        verdict: VerdictData,
+        people: list[Box],
+        scene: tuple[TrackBox, ...] | None,
+    ) -> Applied | None:
+        """A yes with the people the cloud found: a duplicate, no one new for a retracted
+        track, or a split; None when it is a plain confirmation."""
+        assert a.track is not None
+        track = a.track
+        shot = verdict.box or track.best_box
+        own = max(people, key=shot.iou)  # the person the track has been following
+        others = list(self._other_boxes(track.id, scene))
+        holders = [_holder(p, others) for p in people]
+        if None not in holders:  # everyone in the crop is another track's
+            if a.retracted:
+                return Applied.REPEATED
+            a.duplicate_of = holders[people.index(own)]
+            self._retract(a, verdict_id, outcome="duplicate")
+            return Applied.DUPLICATE
+        unheld = [p for p, h in zip(people, holders, strict=True) if h is None]
+        if a.retracted and all(_group_of_others(p, others) for p in unheld):
+            return Applied.REPEATED  # it shows no one new: it stays retracted
+        if len(people) == 1:
+            return None
+        new = [p for p in people if p is not own and not _reported(p, others)]
+        places = place_people(shot, [own, *new])
+        if places is None:
+            return Applied.BOX_OUTSIDE
+        if a.retracted:
+            self._reinstate(a, verdict_id, "confirmed", verdict.cloud_label)
+        self._split(a, verdict_id, places)
+        return Applied.SPLIT
 
     def _retract(self, a: _Announced, verdict_id: str, outcome: str = "rejected") -> None:
         assert a.track is not None

@@ -539,3 +539,32 @@ async def test_a_retracted_track_comes_back_only_for_someone_no_other_track_repo
     assert (again["track_id"], again["phase"], again["verdict_id"]) == (3, "start", back.id)
     await rig.retained(count, "3")
     assert rig.sink.results == {"rejected": 1, "repeated": 1, "confirmed": 1}
+
+
+async def test_a_verdict_naming_another_track_than_its_hard_case_changes_nothing(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """A cloud that echoes a hard case with another track's id: counted, not applied."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    one, two = track(1), track(2, x=300.0)
+    rig.publisher.handle(
+        outcome(0.0, started=tuple(report(t, scene=(one, two)) for t in (one, two)))
+    )
+    await rig.detections(2)
+    await rig.retained(count, "2")
+    case = rig.case_of(1)
+    swapped = Event(
+        id=case.id,  # 1's hard case, echoed back as 2's
+        gateway="gw",
+        source=CAM,
+        kind=Kind.VISION_HARD_CASE,
+        data={**case.data, "track_id": 2},
+        media=CROP,
+    )
+    rig.answer(swapped, Outcome.REJECTED, "background")
+    kept = rig.answer(rig.case_of(2), Outcome.CONFIRMED)
+    (yes,) = await rig.detections(1)  # 2 was never retracted: its own yes is the next event
+    assert (yes["track_id"], yes["verdict"], yes["verdict_id"]) == (2, "confirmed", kept.id)
+    await rig.retained(count, "2")
+    assert rig.sink.results == {"other_track": 1, "confirmed": 1}
