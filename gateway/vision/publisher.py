@@ -133,7 +133,7 @@ SAME_BOX = 0.6
 SPLIT_IDS = 1_000_000
 """Ids of the tracks a split makes start here (the tracker's ids stay below)."""
 _REMEMBER_ENDED = 256
-_REMEMBER_CASES = 1024  # hard cases awaiting a verdict, for the verdict latency
+_REMEMBER_CASES = 1024  # hard cases awaiting a verdict (`_SentCase`)
 UNNAMED_LABELS = frozenset({"other", UNKNOWN_LABEL})
 """Names that name nothing: an unknown object answered so stays unannounced."""
 
@@ -194,12 +194,17 @@ class _Snapshot:
     ts: float
 
 
-@dataclass(slots=True, frozen=True)
-class _CaseScene:
-    """The track a hard case was cut for, and every track's box on its crop's frame."""
+@dataclass(slots=True)
+class _SentCase:
+    """A hard case this camera sent, as its verdict needs it."""
 
-    track_id: int
+    track_id: int | None
+    """The track its crop was cut for (None: an unknown object's, not checked)."""
     scene: tuple[TrackBox, ...] | None
+    """Every track's box on its crop's frame (`TrackReport.scene`)."""
+    sent_at: float | None
+    """Its frame's arrival time, until its first verdict measures the latency (None:
+    measured, or not measuring)."""
 
 
 @dataclass(slots=True)
@@ -311,10 +316,8 @@ class CameraPublisher:
         self._measure = measure_latency
         """Frame times are monotonic arrival times: record arrival -> event/verdict latency."""
         self._arrived: float | None = None
-        self._case_frames: OrderedDict[str, float] = OrderedDict()
-        self._case_scenes: OrderedDict[str, _CaseScene] = OrderedDict()
-        """Each hard case's track and scene (`TrackReport.scene`), for its verdict (the
-        newest `_REMEMBER_CASES`)."""
+        self._sent: OrderedDict[str, _SentCase] = OrderedDict()
+        """The newest `_REMEMBER_CASES` hard cases sent, by event id, for their verdicts."""
         self._cfg = camera.events
         self._escalate = camera.escalation.enabled
         esc = camera.escalation
@@ -502,17 +505,25 @@ class CameraPublisher:
             faces=report.faces,
         )
         a.crops += 1
-        self._case_scenes[event.id] = _CaseScene(track.id, report.scene)
-        while len(self._case_scenes) > _REMEMBER_CASES:
-            self._case_scenes.popitem(last=False)
-        self._send_case(event, report.crop, report.faces, now)
+        self._send_case(
+            event, report.crop, report.faces, now, track_id=track.id, scene=report.scene
+        )
 
-    def _send_case(self, event: Event, crop: bytes, faces: int, now: float) -> None:
-        """Publish a hard case's crop locally and emit its event (both kinds), counted."""
-        if self._measure:
-            self._case_frames[event.id] = now
-            while len(self._case_frames) > _REMEMBER_CASES:
-                self._case_frames.popitem(last=False)
+    def _send_case(
+        self,
+        event: Event,
+        crop: bytes,
+        faces: int,
+        now: float,
+        *,
+        track_id: int | None = None,
+        scene: tuple[TrackBox, ...] | None = None,
+    ) -> None:
+        """Publish a hard case's crop locally and emit its event (both kinds), counted;
+        remember it for its verdict (`_SentCase`)."""
+        self._sent[event.id] = _SentCase(track_id, scene, now if self._measure else None)
+        while len(self._sent) > _REMEMBER_CASES:
+            self._sent.popitem(last=False)
         self._bus.publish(self.media_topic, crop, qos=0)
         self._events.emit(event)
         self._stats.hard_cases.inc()
@@ -594,15 +605,15 @@ class CameraPublisher:
 
     def apply_verdict(self, verdict_id: str, verdict: VerdictData) -> Applied:
         """Correct the track `verdict` judged; return what it did (`Applied`)."""
-        arrived = self._case_frames.pop(verdict.hard_case_id, None)
-        if arrived is not None:
-            self._stats.verdict_latency(1000.0 * (time.monotonic() - arrived))
+        case = self._sent.get(verdict.hard_case_id)
+        if case is not None and case.sent_at is not None:
+            self._stats.verdict_latency(1000.0 * (time.monotonic() - case.sent_at))
+            case.sent_at = None  # the first verdict's latency only
         tid = verdict.track_id
         a = None if tid is None else (self._announced.get(tid) or self._ended.get(tid))
         if a is None or a.track is None:
             return Applied.UNKNOWN_TRACK
-        case = self._case_scenes.get(verdict.hard_case_id)
-        if case is not None and case.track_id != tid:
+        if case is not None and case.track_id is not None and case.track_id != tid:
             return Applied.OTHER_TRACK  # a cloud that echoed the hard case wrongly
         track = a.track
         if a.unknown and a.verdict_id is None:
