@@ -13,7 +13,8 @@ the tracker. Then the same detections are tracked again, frame by frame, by:
   the bench says whether it did: the replay is faithful, so the rows below differ only by
   the tracker.
 - `edgegw plain`: the same tracker with the cues and rules added on vtest.avi turned off
-  (appearance, direction, `max_cost`, `nested_overlap`, `part_overlap`, `group_overlap`):
+  (appearance, direction, `max_cost`, `nested_overlap`, `part_overlap`,
+  `duplicate_overlap`, `occlusion_overlap`, `group_overlap`):
   Kalman plus ByteTrack's two steps, what issue 9 asked for first.
 - norfair 2.3.0 (`lab.norfair_env`: its own venv, since it pins numpy < 2): `norfair as
   Frigate` is the distance Frigate gives it (bottom-centre shift over the box size plus
@@ -179,6 +180,8 @@ RULES = (
     "max_cost",
     "nested_overlap",
     "part_overlap",
+    "duplicate_overlap",
+    "occlusion_overlap",
     "group_overlap",
 )
 """The cues and rules added on vtest.avi (`plain` turns all off, `--ablate` one at a time)."""

@@ -166,6 +166,30 @@ class TrackerConfig(BaseModel):
         "becomes two events. Unlike `nested_overlap`, nothing is tracked, so nothing can "
         "take over. 0 turns it off.",
     )
+    duplicate_overlap: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="A low-score detection with at least this fraction of its box inside a "
+        "larger high-score detection that continues a track on the same frame is that object "
+        "seen twice (the detector's second, tighter box for it, or a part of it) and keeps no "
+        "other track alive. Without it, where one person stands in front of another, the "
+        "hidden person's track takes the front person's second box, is pulled onto the wrong "
+        "person and flies off; when the two come apart it is gone, and someone becomes a "
+        "second event. 0 turns it off.",
+    )
+    occlusion_overlap: float = Field(
+        default=0.0,
+        ge=0.0,
+        le=1.0,
+        description="A started track missed on a frame while at least this fraction of its "
+        "predicted box lies inside a box continuing another track is hidden by that object "
+        "(behind it, or boxed with it). No track learns its look from such a box, and a "
+        "high-score detection that nothing else takes and lies this much inside the box that "
+        "last hid it continues the hidden track (within `lost_s`, a similar height and, with "
+        "the appearance cue, within `reid_max_distance` of its look), wherever its "
+        "prediction drifted to meanwhile. 0 turns it off.",
+    )
     group_overlap: float = Field(
         default=0.0,
         ge=0.0,

@@ -82,13 +82,17 @@ def in_frame(crop: Box, person: FractionBox) -> Box:
 
 
 def distinct_people(people: Iterable[Box]) -> list[Box]:
-    """The judge's people, each once: a box sharing `SAME_PERSON` of the smaller one with a
-    box kept before shows the same person (a judge may find a person twice)."""
+    """The judge's people, each once, in the judge's order: boxes sharing `SAME_PERSON` of
+    the smaller one show one person (a judge may find a person and a part of them), and the
+    larger box is kept. So a far person standing inside a near one's box is not taken for
+    the near one (those two are told apart, if at all, by who else is tracked)."""
+    given = list(people)
     kept: list[Box] = []
-    for p in people:
+    for p in sorted(given, key=lambda b: -b.area):
         if all(p.overlap_of_smaller(k) < SAME_PERSON for k in kept):
             kept.append(p)
-    return kept
+    chosen = {id(k) for k in kept}
+    return [p for p in given if id(p) in chosen]
 
 
 def place_people(box: Box, people: Iterable[Box]) -> list[Placement] | None:

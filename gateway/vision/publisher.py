@@ -55,9 +55,9 @@ lifecycle; every correction carries `verified_by: cloud`, `verdict_id` (the
 - `rejected`: a `retract` event; the track leaves the counts, and sends nothing more
   (a later confirming verdict announces it again with a `start`, if its crop shows
   someone new: a person who is not another track's box, nor a box the judge drew around
-  two or more tracked people). A track the cloud has confirmed on another crop is not
-  retracted by a later no (`disputed`): a crop of an occluded or turning person says less
-  than one that showed the person;
+  two or more tracked people no taller than `GROUP_HEIGHT` times each). A track the
+  cloud has confirmed on another crop is not retracted by a later no (`disputed`): a crop
+  of an occluded or turning person says less than one that showed the person;
 - `relabelled`: an `update` with the cloud's label (`changed: [label, verified]`); the
   counts move to that label;
 - `split` (confirmed with several people in the crop): an `update` of the track (its box
@@ -130,6 +130,8 @@ __all__ = ["Applied", "CameraPublisher", "detection_data"]
 
 SAME_BOX = 0.6
 """IoU at which a person the cloud found is another track's box (`duplicate`)."""
+GROUP_HEIGHT = 1.3
+"""A box around a group of people is at most this many times as tall as each of them."""
 SPLIT_IDS = 1_000_000
 """Ids of the tracks a split makes start here (the tracker's ids stay below)."""
 _REMEMBER_ENDED = 256
@@ -847,8 +849,13 @@ def _holder(person: Box, others: Iterable[TrackBox]) -> int | None:
 
 def _group_of_others(person: Box, others: Iterable[TrackBox]) -> bool:
     """Whether `person` is a box the judge drew around two or more other tracks' people
-    (most of each of their smaller boxes inside it): a group, no one new."""
+    (most of each of their smaller boxes inside it, and it no taller than `GROUP_HEIGHT`
+    times theirs): a group, no one new. A box much taller than theirs is someone nearer the
+    camera, in front of them: a person, who may be new."""
     inside = sum(
-        o.box.area < person.area and o.box.overlap_of_smaller(person) >= SAME_PERSON for o in others
+        o.box.area < person.area
+        and o.box.overlap_of_smaller(person) >= SAME_PERSON
+        and person.height <= GROUP_HEIGHT * o.box.height
+        for o in others
     )
     return inside >= 2

@@ -129,3 +129,5 @@ def test_people_outside_the_crop_or_found_twice() -> None:
     inner = Box(105, 110, 135, 190)  # inside the first: the same person found twice
     beside = Box(140, 100, 180, 200)
     assert distinct_people([box, inner, beside]) == [box, beside]
+    # the larger of the two is kept, whichever the judge named first
+    assert distinct_people([inner, beside, box]) == [beside, box]

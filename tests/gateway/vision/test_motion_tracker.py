@@ -11,6 +11,7 @@ import itertools
 import random
 from dataclasses import dataclass, field
 
+import numpy as np
 import pydantic
 import pytest
 
@@ -568,6 +569,100 @@ def test_a_part_starts_a_track_when_its_whole_was_not_matched() -> None:
     assert [t.box for t in update.started] == [inner.box]
     update = tracker.update([whole.det(2 * DT, 0.9), inner], 2 * DT, 2)
     assert {t.id for t in update.updated} == {1, 2}  # a started track keeps being matched
+
+
+# ---- the same object boxed twice (duplicate_overlap) -------------------------------------
+
+
+def _front_boxed_twice(config: TrackerConfig) -> Log:
+    """Two walkers side by side (a in front, b beside it), both tracked. On frame 10 the
+    detector boxes them as one (a high score, nearer a's box) and, at a low score, a's own
+    box again; b has no box of its own. Then both are seen apart again."""
+    a = Walker("a", 100, 100, vx=-20, w=40, h=80)
+    b = Walker("b", 140, 100, vx=-20, w=40, h=80)
+    frames: list[Frame] = []
+    for i in range(20):
+        t = at(i)
+        if i == 10:
+            ab = a.box(t)
+            both = Box(ab.x1, ab.y1, ab.x2 + 35, ab.y2)
+            frames.append((t, [Det("person", 0.9, both, "both"), Det("person", 0.4, ab, "a")]))
+        else:
+            frames.append((t, [a.det(t, 0.9), b.det(t, 0.9)]))
+    return run(ObjectTracker(config), frames)
+
+
+def test_a_low_box_inside_a_matched_one_keeps_no_other_track() -> None:
+    """The low box is a's, seen twice: it must not continue b's track (which would move b's
+    track onto a). Without the rule b's track takes it by centre distance."""
+    cfg = TrackerConfig(min_hits=3, small_box_area=12000, center_distance=0.5)
+    log = _front_boxed_twice(cfg.model_copy(update={"duplicate_overlap": 0.8}))
+    assert log.walkers_of(1) == {"a", "both"}
+    assert log.walkers_of(2) == {"b"}  # missed on frame 10, then continued
+    assert ids(log.started) == [1, 2]
+    plain = _front_boxed_twice(cfg)
+    assert "a" in plain.walkers_of(2)  # b's track pulled onto a's second box
+
+
+# ---- a person hidden by another (occlusion_overlap) ---------------------------------------
+
+
+def _hidden_and_turned_frames() -> list[Frame]:
+    """a stands still; b walks up to it from the right and goes behind it. For a second the
+    detector sees one box around both, while b stops and turns; then b steps out to the
+    right of a, walking back the way it came. b's prediction has gone on to the left, past a."""
+    a = Walker("a", 100, 100, vx=0)
+    b_in = Walker("b", 260, 100, vx=-80)  # 10 px a frame: at 140 on frame 12
+    b_out = Walker("b", 145, 100, vx=40)  # from frame 20, 35 px of its 40 inside the box
+    both = Box(100, 100, 180, 180)
+    frames: list[Frame] = []
+    for i in range(32):
+        t = at(i)
+        if i < 12:
+            frames.append((t, [a.det(t, 0.9), b_in.det(t, 0.9)]))
+        elif i < 20:
+            frames.append((t, [Det("person", 0.9, both, "both")]))
+        else:
+            frames.append((t, [a.det(t, 0.9), b_out.det(t - at(20), 0.9)]))
+    return frames
+
+
+def _hidden_and_turned(config: TrackerConfig) -> Log:
+    return run(ObjectTracker(config), _hidden_and_turned_frames())
+
+
+def test_a_person_stepping_out_from_behind_another_keeps_their_id() -> None:
+    cfg = TrackerConfig(min_hits=3, max_misses=2, lost_s=1.5)
+    log = _hidden_and_turned(cfg.model_copy(update={"occlusion_overlap": 0.7}))
+    assert ids(log.started) == [1, 2]
+    assert log.walkers_of(2) == {"b"}  # found again where it went in, not where it drifted to
+    assert log.walkers_of(1) == {"a", "both"}
+    plain = _hidden_and_turned(cfg)
+    assert ids(plain.started) == [1, 2, 3]  # without the rule b comes back as someone new
+    assert plain.walkers_of(3) == {"b"}
+
+
+def test_a_hidden_track_is_not_continued_by_someone_unlike_it() -> None:
+    """With the appearance cue on, the detection stepping out must look like the hidden
+    track (within reid_max_distance): a stranger coming out of the group starts anew."""
+    cfg = TrackerConfig(
+        min_hits=3, max_misses=2, lost_s=1.5, occlusion_overlap=0.7, appearance_weight=1.0
+    )
+    tracker = ObjectTracker(cfg)
+    image = np.zeros((240, 320, 3), np.uint8)
+    frames = _hidden_and_turned_frames()
+    started: list[int] = []
+    for index, (ts, dets) in enumerate(frames):
+        image[:] = 0
+        for d in dets:
+            b = d.box
+            colour = {"a": (0, 0, 255), "b": (255, 0, 0), "both": (0, 0, 255)}[d.who]
+            if d.who == "b" and index >= 20:
+                colour = (0, 255, 0)  # someone else steps out: green, not blue
+            image[int(b.y1) : int(b.y2), int(max(b.x1, 0)) : int(b.x2)] = colour
+        update = tracker.update(dets, ts, index, image=image)
+        started += [t.id for t in update.started]
+    assert started == [1, 2, 3]
 
 
 # ---- groups of reported objects (group_overlap) ------------------------------------------

@@ -541,6 +541,34 @@ async def test_a_retracted_track_comes_back_only_for_someone_no_other_track_repo
     assert rig.sink.results == {"rejected": 1, "repeated": 1, "confirmed": 1}
 
 
+async def test_a_retracted_track_comes_back_for_someone_in_front_of_two_tracked_people(
+    bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
+) -> None:
+    """A box holding two tracked people's boxes is a group only when it is about as tall as
+    they are: one half again as tall is someone nearer the camera, in front of them (on
+    vtest.avi a track that began on a part of someone, rightly rejected, went on to follow
+    a near walker passing two far ones, and stayed retracted for it)."""
+    rig = Rig(*bus_and_watcher)
+    count = rig.topics.camera_count(CAM, "person")
+    far_a, far_b, rover = track(1, x=100.0), track(2, x=140.0), track(3, x=300.0)
+    scene = (far_a, far_b, rover)
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t, scene=scene) for t in scene)))
+    await rig.detections(3)
+    rig.answer(rig.case_of(3), Outcome.REJECTED, "background")
+    (gone,) = await rig.detections(1)
+    assert (gone["track_id"], gone["phase"]) == (3, "retract")
+    await rig.retained(count, "2")
+
+    # The rover now follows someone near: 170 px tall over the two far 100 px people.
+    near = replace(rover, box=Box(95.0, 60.0, 185.0, 230.0), last_seen=0.5)
+    rig.publisher.handle(outcome(0.5, crops=(report(near, 5, (far_a, far_b, near)),)))
+    back = rig.answer(rig.case_of(3), Outcome.CONFIRMED, people=(_person(near, near.box),))
+    (again,) = await rig.detections(1)
+    assert (again["track_id"], again["phase"], again["verdict_id"]) == (3, "start", back.id)
+    await rig.retained(count, "3")
+    assert rig.sink.results == {"rejected": 1, "confirmed": 1}
+
+
 async def test_a_verdict_naming_another_track_than_its_hard_case_changes_nothing(
     bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
 ) -> None:
