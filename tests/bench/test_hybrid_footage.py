@@ -47,8 +47,9 @@ def test_late_verdicts_are_all_applied_and_reported_apart(
     report = json.loads((tmp_path / "hybrid-delay100s.json").read_text(encoding="utf-8"))
     assert report["summary"] == summary
     assert summary["verdict_delay_s"] == 100
-    assert summary["cloud_calls"] >= 3  # the pair walking in is sent by frame 40
-    # Each hard case's verdict was applied once, after every track had ended.
+    # Hard cases are sent in these 6 s (the people walking in), each verdict held 100 s:
+    # every one is still due when the clip ends, and each was applied once after it.
+    assert summary["cloud_calls"] >= 1
     assert sum(report["verdict_results"].values()) == summary["cloud_calls"]
 
 
