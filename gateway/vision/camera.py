@@ -61,6 +61,14 @@ class Snapshot:
     height: int
 
 
+_OPENCV_THREADS = 1
+"""OpenCV's pool for one call (process-wide). Each camera already has a thread of its own;
+splitting a frame's colour conversion, blur or resize over the cores costs more CPU than it
+saves on frames this size (`bench/vision_pipeline.py`, a still scene with motion on, 2
+cores: 0.34-0.40 CPU ms a frame vs 0.38-0.50 with OpenCV's default pool, the detector's
+frames unchanged). A board's cores are better left to the other cameras and the model."""
+
+
 @dataclass(slots=True)
 class _Chores:
     """Control work for the thread: end the live tracks, take snapshots."""
@@ -107,7 +115,8 @@ class CameraWorker:
         self._thread = threading.Thread(target=self._run, name=f"camera:{camera_id}", daemon=True)
 
     def start(self) -> None:
-        """Start the worker thread."""
+        """Start the worker thread (and keep OpenCV's own thread pool to one thread)."""
+        cv2.setNumThreads(_OPENCV_THREADS)
         self._thread.start()
 
     def submit(self, item: EncodedFrame | Frame) -> None:

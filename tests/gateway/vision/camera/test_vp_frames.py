@@ -9,6 +9,7 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
+import cv2
 import numpy as np
 import pytest
 from pydantic import ValidationError
@@ -76,6 +77,18 @@ def test_only_the_newest_frame_waits_and_drops_are_counted() -> None:
     snapshot = registry.snapshot()  # what /metrics and the stats topic report
     assert snapshot["camera_frames_skipped_total"] == {"w": 4.0}
     assert snapshot["camera_frames_in_total"] == {"w": 5.0}
+
+
+def test_a_started_worker_keeps_opencv_to_one_thread() -> None:
+    """The camera's thread is its parallelism: OpenCV's pool would only add CPU per frame."""
+    cv2.setNumThreads(4)
+    outcomes: list[FrameOutcome] = []
+    worker = make_worker(outcomes, threading.Event(), CameraStats(Stats(), "w"))
+    worker.start()
+    try:
+        assert cv2.getNumThreads() == 1
+    finally:
+        worker.stop()
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float = 10.0) -> None:
