@@ -16,6 +16,7 @@ import pydantic
 import pytest
 
 from gateway.inference.geometry import Box
+from gateway.vision.appearance import Descriptor
 from gateway.vision.tracker import ObjectTracker, Track, TrackerConfig, TrackState, ZoneConfig
 
 FPS = 8.0
@@ -640,6 +641,41 @@ def test_a_person_stepping_out_from_behind_another_keeps_their_id() -> None:
     plain = _hidden_and_turned(cfg)
     assert ids(plain.started) == [1, 2, 3]  # without the rule b comes back as someone new
     assert plain.walkers_of(3) == {"b"}
+
+
+def _holder_look_after_hiding(config: TrackerConfig) -> tuple[Descriptor, Descriptor]:
+    """a (red) and b (blue) as in `_hidden_and_turned_frames`; return a's look just before
+    b goes behind it, and five frames of one box around both later, while b's prediction
+    still lies in that box (it drifts on, out of it, from frame 18)."""
+    tracker = ObjectTracker(config)
+    image = np.zeros((240, 320, 3), np.uint8)
+    before = after = np.zeros(0, np.float32)
+    for index, (ts, dets) in enumerate(_hidden_and_turned_frames()[:17]):
+        image[:] = 0
+        for d in sorted(dets, key=lambda d: d.who == "both"):
+            b = d.box
+            if d.who == "both":  # a's half red, b's half blue: two people in one box
+                image[int(b.y1) : int(b.y2), int(b.x1) : int(b.x1 + 40)] = (0, 0, 255)
+                image[int(b.y1) : int(b.y2), int(b.x1 + 40) : int(b.x2)] = (255, 0, 0)
+            else:
+                colour = (0, 0, 255) if d.who == "a" else (255, 0, 0)
+                image[int(b.y1) : int(b.y2), int(b.x1) : int(b.x2)] = colour
+        tracker.update(dets, ts, index, image=image)
+        look = next(v.appearance for v in tracker._live.values() if v.track.id == 1)
+        assert look is not None
+        if index == 11:
+            before = look.copy()
+        after = look
+    return before, after
+
+
+def test_a_box_hiding_a_track_teaches_no_look() -> None:
+    """The box that hides b shows a and b: a's look must not take b's colours from it."""
+    cfg = TrackerConfig(min_hits=3, max_misses=2, lost_s=1.5, appearance_weight=1.0)
+    before, after = _holder_look_after_hiding(cfg.model_copy(update={"occlusion_overlap": 0.7}))
+    assert np.array_equal(before, after)
+    before, after = _holder_look_after_hiding(cfg)
+    assert not np.array_equal(before, after)  # without the rule a learns the mix
 
 
 def test_a_hidden_track_is_not_continued_by_someone_unlike_it() -> None:
