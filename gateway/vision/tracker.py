@@ -62,7 +62,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
@@ -251,7 +251,7 @@ class ObjectTracker:
         for live in self._live.values():
             live.kalman.predict(ts)
         looks = self._describe(dets, image)
-        pairs, recent = self._match(dets, looks, ts)
+        pairs, recent = self._match(dets, high, looks, ts)
         used = {p.det for p in pairs}
         crowded = _crowded(dets) if any(look is not None for look in looks) else set()
         if cfg.occlusion_overlap > 0:
@@ -317,13 +317,18 @@ class ObjectTracker:
     # ---- association ---------------------------------------------------------------
 
     def _match(
-        self, dets: list[DetectionLike], looks: Sequence[Descriptor | None], ts: float
+        self,
+        dets: list[DetectionLike],
+        high: list[int],
+        looks: Sequence[Descriptor | None],
+        ts: float,
     ) -> tuple[list[_Pair], list[_Live]]:
-        """Pair this frame's detections with tracks, step by step (the module docstring);
-        return the pairs and the started tracks recent enough to be matched."""
+        """Pair this frame's detections (`high`: the indices of the sure ones) with tracks,
+        step by step (the module docstring); return the pairs and the started tracks recent
+        enough to be matched."""
         cfg = self.config
-        high = [i for i, d in enumerate(dets) if d.score >= cfg.high_score]
-        low = [i for i, d in enumerate(dets) if d.score < cfg.high_score]
+        sure = set(high)
+        low = [i for i in range(len(dets)) if i not in sure]
         started_tracks = [v for v in self._live.values() if v.track.state is TrackState.ACTIVE]
         recent = [v for v in started_tracks if self._recent(v.track, ts)]
         tentative = [v for v in self._live.values() if v.track.state is TrackState.TENTATIVE]
@@ -425,26 +430,14 @@ class ObjectTracker:
         """
         cfg = self.config
         lives = [v for v in lives if ts - v.track.last_seen <= max(cfg.reid_s, cfg.lost_s)]
-        if not lives or not candidates:
-            return []
-        apart = self._apart(lives, candidates, looks)
-        cost = np.full(apart.shape, _INFEASIBLE)
-        for r, live in enumerate(lives):
-            if live.appearance is None:
-                continue
+
+        def near(live: _Live, d: Box) -> bool:
             p = live.kalman.box
-            for c, i in enumerate(candidates):
-                d = dets[i].box
-                if (
-                    looks[i] is None
-                    or live.track.label != dets[i].label
-                    or apart[r, c] > cfg.reid_max_distance
-                    or not _similar_height(p, d)
-                    or p.center.distance(d.center) > cfg.reid_reach * max(p.height, d.height)
-                ):
-                    continue
-                cost[r, c] = apart[r, c]
-        return [_Pair(lives[r], candidates[c]) for r, c in _assign(cost, _FEASIBLE)]
+            return _similar_height(p, d) and p.center.distance(d.center) <= cfg.reid_reach * max(
+                p.height, d.height
+            )
+
+        return self._pair_alike(lives, dets, candidates, looks, near, need_look=True)
 
     def _hide(
         self, pairs: Sequence[_Pair], recent: Sequence[_Live], dets: list[DetectionLike]
@@ -475,26 +468,43 @@ class ObjectTracker:
     ) -> list[_Pair]:
         """Continue hidden tracks with high-score detections nothing took that lie mostly
         inside the box that last hid them, most alike first: a person stepping out from
-        behind another is found where they went in, wherever the prediction drifted to."""
+        behind another is found where they went in, wherever the prediction drifted to.
+        Where either look is unknown, place and height alone decide."""
+        overlap = self.config.occlusion_overlap
+
+        def near(live: _Live, d: Box) -> bool:
+            held = live.hidden_in
+            assert held is not None
+            return d.overlap_of_smaller(held) >= overlap and _similar_height(live.track.box, d)
+
+        return self._pair_alike(lives, dets, candidates, looks, near, need_look=False)
+
+    def _pair_alike(
+        self,
+        lives: list[_Live],
+        dets: list[DetectionLike],
+        candidates: list[int],
+        looks: Sequence[Descriptor | None],
+        near: Callable[[_Live, Box], bool],
+        *,
+        need_look: bool,
+    ) -> list[_Pair]:
+        """Pair tracks with candidate detections of their label that lie `near` them and
+        look alike (within `reid_max_distance`), most alike first. `need_look`: a pair
+        whose track or detection has no look never matches (else place alone decides)."""
         if not lives or not candidates:
             return []
-        cfg = self.config
+        limit = self.config.reid_max_distance
         apart = self._apart(lives, candidates, looks)
         cost = np.full(apart.shape, _INFEASIBLE)
         for r, live in enumerate(lives):
-            held = live.hidden_in
-            assert held is not None
             for c, i in enumerate(candidates):
-                d = dets[i].box
+                known = live.appearance is not None and looks[i] is not None
                 if (
-                    live.track.label != dets[i].label
-                    or d.overlap_of_smaller(held) < cfg.occlusion_overlap
-                    or not _similar_height(live.track.box, d)
-                    or (
-                        live.appearance is not None
-                        and looks[i] is not None
-                        and apart[r, c] > cfg.reid_max_distance
-                    )
+                    (need_look and not known)
+                    or live.track.label != dets[i].label
+                    or (known and apart[r, c] > limit)
+                    or not near(live, dets[i].box)
                 ):
                     continue
                 cost[r, c] = apart[r, c]
