@@ -505,6 +505,19 @@ async def test_who_else_was_there_is_judged_on_the_frame_the_crop_shows(
     assert rig.sink.results == {"duplicate": 1, "confirmed": 1}
 
 
+async def _announce_and_reject_the_third(
+    rig: Rig, count: str, scene: tuple[Track, Track, Track]
+) -> None:
+    """Announce three tracks seen together, then retract the third on a no."""
+    rig.publisher.handle(outcome(0.0, started=tuple(report(t, scene=scene) for t in scene)))
+    await rig.detections(3)
+    await rig.retained(count, "3")
+    rig.answer(rig.case_of(scene[2].id), Outcome.REJECTED, "background")
+    (gone,) = await rig.detections(1)
+    assert (gone["track_id"], gone["phase"]) == (scene[2].id, "retract")
+    await rig.retained(count, "2")
+
+
 async def test_a_retracted_track_comes_back_only_for_someone_no_other_track_reports(
     bus_and_watcher: tuple[GatewayConfig, MqttBus, aiomqtt.Client],
 ) -> None:
@@ -513,14 +526,7 @@ async def test_a_retracted_track_comes_back_only_for_someone_no_other_track_repo
     rig = Rig(*bus_and_watcher)
     count = rig.topics.camera_count(CAM, "person")
     left, right, rover = track(1, x=100.0), track(2, x=140.0), track(3, x=110.0)
-    scene = (left, right, rover)
-    rig.publisher.handle(outcome(0.0, started=tuple(report(t, scene=scene) for t in scene)))
-    await rig.detections(3)
-    await rig.retained(count, "3")
-    rig.answer(rig.case_of(3), Outcome.REJECTED, "background")
-    (gone,) = await rig.detections(1)
-    assert (gone["track_id"], gone["phase"]) == (3, "retract")
-    await rig.retained(count, "2")
+    await _announce_and_reject_the_third(rig, count, (left, right, rover))
 
     # A yes on a crop whose one person box holds both 1 and 2 (IoU 0.4 with each: not
     # their box, but not anyone new either): 3 stays retracted.
@@ -551,13 +557,7 @@ async def test_a_retracted_track_comes_back_for_someone_in_front_of_two_tracked_
     rig = Rig(*bus_and_watcher)
     count = rig.topics.camera_count(CAM, "person")
     far_a, far_b, rover = track(1, x=100.0), track(2, x=140.0), track(3, x=300.0)
-    scene = (far_a, far_b, rover)
-    rig.publisher.handle(outcome(0.0, started=tuple(report(t, scene=scene) for t in scene)))
-    await rig.detections(3)
-    rig.answer(rig.case_of(3), Outcome.REJECTED, "background")
-    (gone,) = await rig.detections(1)
-    assert (gone["track_id"], gone["phase"]) == (3, "retract")
-    await rig.retained(count, "2")
+    await _announce_and_reject_the_third(rig, count, (far_a, far_b, rover))
 
     # The rover now follows someone near: 170 px tall over the two far 100 px people.
     near = replace(rover, box=Box(95.0, 60.0, 185.0, 230.0), last_seen=0.5)
