@@ -27,7 +27,10 @@ What it does:
 5. Writes the model and `NOTICE.md` to `gateway/inference/bundled/`, and the TF graph's
    own postprocessed boxes (through `image_tensor`) on a few real images to
    `tests/gateway/inference/fixtures/person_ssdlite_tf_boxes.json`, which the tests
-   (without TensorFlow) compare with LiteRT plus `ssd_raw`.
+   (without TensorFlow) compare with LiteRT plus `ssd_raw`. Every run rewrites the
+   bundled model, and its bytes need not match the catalogued ones (a 2026-12-02 run
+   with TF 2.21 gave other bytes and the same scores): when only the fixture or a variant
+   is wanted, `git checkout gateway/inference/bundled/` afterwards.
 6. Prints how the converted model(s) compare with the TF boxes on those images.
 7. With `--bias-correct PATH`, also writes to PATH (never to the bundle) the int8 model
    with empirical bias correction against the float32 model (`correct_biases`, below).
