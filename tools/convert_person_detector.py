@@ -650,7 +650,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         cut_pb.write_bytes(cut_graph(graph_def).SerializeToString())
         footage = fetch_footage()
         pre = stretch_preprocessor("[-1,1]")
-        representative = [pre(img).tensor for img in representative_images(footage["vtest.avi"])]
+        calibration = representative_images(footage["vtest.avi"])
+        representative = [pre(img).tensor for img in calibration]
         log(f"representative set: {len(representative)} tensors")
         int8_model = convert(cut_pb, int8=True, representative=representative)
         want_float = args.float32_out is not None or args.bias_correct is not None
@@ -658,9 +659,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         corrected = None
         if args.bias_correct is not None and float_model is not None:
             log("bias correction against the float32 model, on the representative set")
-            corrected = correct_biases(
-                int8_model, float_model, representative_images(footage["vtest.avi"])
-            )
+            corrected = correct_biases(int8_model, float_model, calibration)
 
     BUNDLED_DIR.mkdir(parents=True, exist_ok=True)
     model_path = BUNDLED_DIR / MODEL_NAME
